@@ -1,0 +1,132 @@
+//! The authorization endpoint's request validation: an ordered list of small checks, one per
+//! file, read top to bottom.
+//!
+//! Until the redirect check has verified `redirect_uri` against the client's registered URIs,
+//! every error is shown to the user (an `error` prompt) and never redirected. After it, errors
+//! go back to the client through the verified URI.
+
+mod client;
+mod claims;
+mod duplicates;
+mod id_token_hint;
+mod max_age;
+mod pkce;
+mod prompt;
+mod redirect_uri;
+mod request_object;
+mod response_mode;
+mod response_type;
+mod scope;
+
+use crate::error::OAuthError;
+use crate::model::{AuthorizationRequest, Client, ResponseMode, VerifiedRedirect};
+use crate::provider::Provider;
+
+/// Request parameters as received, in order, duplicates kept so they can be refused.
+#[derive(Clone, Debug, Default)]
+pub struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    /// Parses an `application/x-www-form-urlencoded` query string.
+    pub fn from_query(query: &str) -> Self {
+        Self(url::form_urlencoded::parse(query.trim_start_matches('?').as_bytes()).into_owned().collect())
+    }
+
+    /// The value of `name`. OAuth 2.0 parameters sent without a value are treated as omitted
+    /// (RFC 6749 §3.1).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str())
+    }
+
+    /// Names that occur more than once.
+    pub fn repeated(&self) -> Vec<&str> {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut repeated = Vec::new();
+        for (k, _) in &self.0 {
+            if seen.contains(&k.as_str()) {
+                if !repeated.contains(&k.as_str()) {
+                    repeated.push(k.as_str());
+                }
+            } else {
+                seen.push(k.as_str());
+            }
+        }
+        repeated
+    }
+
+    pub fn is_repeated(&self, name: &str) -> bool {
+        self.0.iter().filter(|(k, _)| k == name).count() > 1
+    }
+}
+
+/// Why an authentication request was refused.
+#[derive(Debug)]
+pub enum Rejection {
+    /// Shown to the user; the client or redirect URI could not be trusted.
+    Show(OAuthError),
+    /// Sent to the client at its verified redirect URI.
+    Redirect { error: OAuthError, to: RedirectTarget },
+}
+
+/// Where and how an authorization response goes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RedirectTarget {
+    pub uri: VerifiedRedirect,
+    pub mode: ResponseMode,
+    pub state: Option<String>,
+}
+
+/// The request as the checks build it up.
+#[derive(Debug)]
+pub(crate) struct Draft<'a> {
+    pub params: &'a Params,
+    pub client: Option<Client>,
+    pub redirect_uri: Option<VerifiedRedirect>,
+    pub response_mode: ResponseMode,
+    pub request: Option<AuthorizationRequest>,
+}
+
+impl Draft<'_> {
+    pub fn client(&self) -> &Client {
+        self.client.as_ref().expect("the client check runs first")
+    }
+
+    pub fn request(&mut self) -> &mut AuthorizationRequest {
+        self.request.as_mut().expect("the response_type check builds the request")
+    }
+}
+
+/// Checks whose errors go back to the client, in order.
+const AFTER_REDIRECT: &[fn(&Provider, &mut Draft<'_>) -> Result<(), OAuthError>] = &[
+    duplicates::check,
+    response_mode::check,
+    request_object::check,
+    response_type::check,
+    scope::check,
+    pkce::check,
+    prompt::check,
+    max_age::check,
+    claims::check,
+    id_token_hint::check,
+];
+
+/// Validates an authentication request (OpenID Connect Core §3.1.2.2).
+pub async fn validate(provider: &Provider, params: &Params) -> Result<(AuthorizationRequest, Client), Rejection> {
+    let mut draft = Draft { params, client: None, redirect_uri: None, response_mode: ResponseMode::Query, request: None };
+    // Until the redirect URI is verified, errors are shown to the user, never redirected.
+    client::check(provider, &mut draft).await.map_err(Rejection::Show)?;
+    redirect_uri::check(provider, &mut draft).map_err(Rejection::Show)?;
+    for check in AFTER_REDIRECT {
+        if let Err(error) = check(provider, &mut draft) {
+            let to = RedirectTarget {
+                uri: draft.redirect_uri.clone().expect("verified before these checks"),
+                mode: draft.response_mode,
+                state: params.get("state").map(str::to_owned),
+            };
+            return Err(Rejection::Redirect { error, to });
+        }
+    }
+    let request = draft.request.take().expect("the response_type check builds the request");
+    let client = draft.client.take().expect("the client check runs first");
+    Ok((request, client))
+}

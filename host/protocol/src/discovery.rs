@@ -1,0 +1,58 @@
+//! OpenID Connect Discovery 1.0 §3: the provider metadata.
+
+use serde_json::{Value, json};
+
+use crate::claims::{STANDARD_SCOPES, scope_claims};
+use crate::provider::Provider;
+
+impl Provider {
+    pub fn discovery(&self) -> Value {
+        let s = self.settings();
+        let algs: Vec<&str> = self.signer().supported_algorithms().iter().map(|a| a.as_str()).collect();
+        let mut scopes: Vec<String> = STANDARD_SCOPES.iter().map(|s| s.to_string()).collect();
+        scopes.extend(s.extra_scopes.iter().cloned());
+        let mut claims: Vec<String> =
+            ["sub", "iss", "auth_time", "acr", "amr", "sid"].iter().map(|c| c.to_string()).collect();
+        for scope in STANDARD_SCOPES {
+            claims.extend(scope_claims(scope).iter().map(|c| c.to_string()));
+        }
+        if let Some(source) = &self.policies().claims {
+            for c in source.claim_names() {
+                if !claims.contains(&c) {
+                    claims.push(c);
+                }
+            }
+        }
+        json!({
+            "issuer": s.issuer,
+            "authorization_endpoint": s.endpoints.authorization,
+            "token_endpoint": s.endpoints.token,
+            "userinfo_endpoint": s.endpoints.userinfo,
+            "jwks_uri": s.endpoints.jwks,
+            "scopes_supported": scopes,
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": algs,
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "code_challenge_methods_supported": ["S256"],
+            "claims_supported": claims,
+            "claims_parameter_supported": true,
+            "request_parameter_supported": false,
+            "request_uri_parameter_supported": false,
+            "authorization_response_iss_parameter_supported": true,
+            "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        })
+    }
+
+    /// The public keys clients verify tokens with.
+    pub fn jwks(&self) -> jose_jwk::JwkSet {
+        self.signer().jwks(self.now())
+    }
+
+    /// Deletes expired records; the server calls this periodically.
+    pub async fn purge_expired(&self) -> Result<u64, crate::store::StoreError> {
+        self.store().purge_expired(self.now()).await
+    }
+}

@@ -1,0 +1,26 @@
+//! Gatehouse's OAuth 2.0 / OpenID Connect logic.
+//!
+//! This crate knows nothing of HTTP, SQL, PKCS#11 or WebAssembly. It talks to the world through
+//! ports: [`store::Store`], [`signer::Signer`], [`world::Clock`], [`world::Random`] and the
+//! policy traits of [`plugins`]. The server makes one call on [`Provider`] per request.
+
+pub mod authorize;
+pub mod claims;
+pub mod clients;
+pub mod error;
+pub mod jose;
+pub mod model;
+pub mod plugins;
+pub mod secret;
+pub mod session;
+pub mod signer;
+pub mod store;
+pub mod token;
+pub mod userinfo;
+pub mod world;
+
+mod discovery;
+mod provider;
+
+pub use error::{ApiError, ErrorCode, OAuthError};
+pub use provider::{Endpoints, Lifetimes, Ports, Provider, Settings};

@@ -1,0 +1,387 @@
+//! The records the protocol keeps, and the collections they live in.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::secret::Sealed;
+use crate::signer::Alg;
+use crate::store::Collection;
+use crate::world::UnixTime;
+
+pub type JsonObject = Map<String, Value>;
+
+/// How a client authenticates at the token endpoint (RFC 7591 §2).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    #[default]
+    ClientSecretBasic,
+    ClientSecretPost,
+    None,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
+}
+
+/// RFC 7591 §2 `application_type` (OpenID Connect Dynamic Registration §2).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationType {
+    #[default]
+    Web,
+    Native,
+}
+
+fn default_grant_types() -> Vec<String> {
+    vec!["authorization_code".into()]
+}
+
+fn default_response_types() -> Vec<String> {
+    vec!["code".into()]
+}
+
+/// Client metadata in RFC 7591 / OpenID Connect Dynamic Registration shape. Members Gatehouse
+/// does not interpret are kept in `extra` and returned as they were given.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClientMetadata {
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub token_endpoint_auth_method: AuthMethod,
+    #[serde(default = "default_grant_types")]
+    pub grant_types: Vec<String>,
+    #[serde(default = "default_response_types")]
+    pub response_types: Vec<String>,
+    #[serde(default)]
+    pub application_type: ApplicationType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<String>,
+    /// The scopes the client may request, space-separated. Absent means any scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<Alg>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_max_age: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[serde(flatten)]
+    pub extra: JsonObject,
+}
+
+impl Default for ClientMetadata {
+    fn default() -> Self {
+        serde_json::from_value(Value::Object(Map::new())).expect("empty metadata has defaults")
+    }
+}
+
+impl ClientMetadata {
+    /// The registered scopes, if the client is limited to some.
+    pub fn allowed_scopes(&self) -> Option<Vec<&str>> {
+        self.scope.as_deref().map(|s| s.split_ascii_whitespace().collect())
+    }
+
+    pub fn has_grant_type(&self, grant: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant)
+    }
+}
+
+/// Where a client came from. Clients from the configuration file are read-only through the API.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientSource {
+    #[default]
+    Api,
+    Config,
+}
+
+/// A registered client.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Client {
+    pub client_id: String,
+    /// The client secret, sealed under the master key with the client id as context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Sealed>,
+    pub metadata: ClientMetadata,
+    pub issued_at: UnixTime,
+    #[serde(default)]
+    pub source: ClientSource,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.metadata.token_endpoint_auth_method == AuthMethod::None
+    }
+}
+
+/// OpenID Connect Core §3.1.2.1 `response_mode` (and OAuth 2.0 Form Post Response Mode).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    #[default]
+    Query,
+    Fragment,
+    FormPost,
+}
+
+/// A `redirect_uri` that the redirect check matched exactly against the client's registered
+/// URIs. Only that check constructs one outside of deserialisation of stored sessions, so an
+/// unverified URI cannot reach a redirect.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct VerifiedRedirect(String);
+
+impl VerifiedRedirect {
+    pub(crate) fn new(uri: String) -> Self {
+        Self(uri)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// OpenID Connect Core §3.1.2.1 `prompt` values.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptValue {
+    None,
+    Login,
+    Consent,
+    SelectAccount,
+}
+
+/// The OpenID Connect `claims` request parameter (Core §5.5): claim name → request options,
+/// per target.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClaimsParameter {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<Map<String, Value>>,
+}
+
+/// A validated authentication request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    pub redirect_uri: VerifiedRedirect,
+    /// Whether the request named `redirect_uri` (then the token request must repeat it).
+    #[serde(default)]
+    pub redirect_uri_given: bool,
+    pub response_type: String,
+    pub response_mode: ResponseMode,
+    pub scope: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prompt: Vec<PromptValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_hint: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acr_values: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ui_locales: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims_locales: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+    /// The subject named by a valid `id_token_hint`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_hint_sub: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<ClaimsParameter>,
+}
+
+impl AuthorizationRequest {
+    /// Whether this is an OpenID Connect request (it asks for the `openid` scope).
+    pub fn is_openid(&self) -> bool {
+        self.scope.iter().any(|s| s == "openid")
+    }
+
+    pub fn has_prompt(&self, p: PromptValue) -> bool {
+        self.prompt.contains(&p)
+    }
+}
+
+/// An authenticated end-user at the provider: the single sign-on session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubjectSession {
+    pub sid: String,
+    pub sub: String,
+    pub auth_time: UnixTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    /// Claims the front-end supplied at login, released per consent.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub claims: JsonObject,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+}
+
+/// Token settings a consent can choose (Connect2id's shape).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    /// Lifetime in seconds; the server default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime: Option<u64>,
+}
+
+/// Refresh-token settings a consent can choose.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshSettings {
+    #[serde(default)]
+    pub issue: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime: Option<u64>,
+}
+
+/// Claims the consent sets directly, per target.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresetClaims {
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub id_token: JsonObject,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub userinfo: JsonObject,
+}
+
+/// A long-lived consent, remembered per subject and client.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConsentRecord {
+    pub sub: String,
+    pub client_id: String,
+    pub scope: Vec<String>,
+    pub claims: Vec<String>,
+    #[serde(default)]
+    pub preset_claims: PresetClaims,
+    #[serde(default)]
+    pub access_token: TokenSettings,
+    #[serde(default)]
+    pub id_token: TokenSettings,
+    #[serde(default)]
+    pub refresh_token: RefreshSettings,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audience: Vec<String>,
+    pub updated_at: UnixTime,
+}
+
+impl ConsentRecord {
+    pub fn key(sub: &str, client_id: &str) -> String {
+        format!("{sub}\u{1f}{client_id}")
+    }
+}
+
+/// An authorization a subject gave a client: the root every code, access token and refresh
+/// token issued from it points to. Revoking it revokes all of them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Grant {
+    pub id: String,
+    pub client_id: String,
+    pub sub: String,
+    pub scope: Vec<String>,
+    pub claims: Vec<String>,
+    /// Claims the `claims` request parameter asked to have in the ID token.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub id_token_claims: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims_locales: Vec<String>,
+    #[serde(default)]
+    pub preset_claims: PresetClaims,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub session_claims: JsonObject,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub data: JsonObject,
+    pub auth_time: UnixTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    pub audience: Vec<String>,
+    pub access_token_lifetime: u64,
+    pub id_token_lifetime: u64,
+    /// Lifetime of refresh tokens, when the consent allowed them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_lifetime: Option<u64>,
+    pub created_at: UnixTime,
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+/// Whether a single-use credential has been redeemed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UseState {
+    Issued,
+    Used,
+}
+
+/// An authorization code, stored under the hash of the code.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CodeRecord {
+    pub grant_id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    #[serde(default)]
+    pub redirect_uri_given: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    pub state: UseState,
+}
+
+/// A refresh token, stored under the hash of the token. Rotation marks it used; a used token
+/// presented again revokes its grant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RefreshRecord {
+    pub grant_id: String,
+    pub client_id: String,
+    pub state: UseState,
+}
+
+/// A software signing key, its private part sealed under the master key.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StoredKey {
+    pub kid: String,
+    pub alg_family: String,
+    pub private_pkcs8: Sealed,
+    pub created_at: UnixTime,
+}
+
+pub const CLIENTS: Collection<Client> = Collection::new("clients");
+pub const SUBJECT_SESSIONS: Collection<SubjectSession> = Collection::new("subject_sessions");
+pub const CONSENTS: Collection<ConsentRecord> = Collection::new("consents");
+pub const GRANTS: Collection<Grant> = Collection::new("grants");
+pub const CODES: Collection<CodeRecord> = Collection::new("codes");
+pub const REFRESH_TOKENS: Collection<RefreshRecord> = Collection::new("refresh_tokens");
+pub const SIGNING_KEYS: Collection<StoredKey> = Collection::new("signing_keys");

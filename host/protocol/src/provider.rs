@@ -1,0 +1,143 @@
+//! The provider value: settings plus every port the protocol talks through. Handlers hold one
+//! and make one call on it per request.
+
+use std::sync::Arc;
+
+use crate::plugins::Policies;
+use crate::secret::Sealer;
+use crate::signer::{Alg, Signer};
+use crate::store::Store;
+use crate::world::{Clock, Random, UnixTime};
+
+/// Lifetimes, in seconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lifetimes {
+    pub authz_session: u64,
+    pub subject_session: u64,
+    pub code: u64,
+    pub access_token: u64,
+    pub id_token: u64,
+    pub refresh_token: u64,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self {
+            authz_session: 15 * 60,
+            subject_session: 12 * 3600,
+            code: 60,
+            access_token: 3600,
+            id_token: 3600,
+            refresh_token: 30 * 24 * 3600,
+        }
+    }
+}
+
+/// The absolute URLs of the provider's endpoints, as advertised in discovery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    pub authorization: String,
+    pub token: String,
+    pub userinfo: String,
+    pub jwks: String,
+}
+
+impl Endpoints {
+    /// The default endpoint layout under `issuer`.
+    pub fn under(issuer: &str) -> Self {
+        Self {
+            authorization: format!("{issuer}/authorize"),
+            token: format!("{issuer}/token"),
+            userinfo: format!("{issuer}/userinfo"),
+            jwks: format!("{issuer}/jwks.json"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The issuer identifier: an https (or loopback http) URL without a trailing slash.
+    pub issuer: String,
+    pub endpoints: Endpoints,
+    pub lifetimes: Lifetimes,
+    /// ID token algorithm for clients that registered none.
+    pub id_token_alg: Alg,
+    /// Algorithm of JWT access tokens.
+    pub access_token_alg: Alg,
+    /// Scopes advertised in discovery beside the OpenID Connect standard ones.
+    pub extra_scopes: Vec<String>,
+}
+
+impl Settings {
+    pub fn new(issuer: impl Into<String>) -> Self {
+        let issuer = issuer.into().trim_end_matches('/').to_owned();
+        Self {
+            endpoints: Endpoints::under(&issuer),
+            issuer,
+            lifetimes: Lifetimes::default(),
+            id_token_alg: Alg::ES256,
+            access_token_alg: Alg::ES256,
+            extra_scopes: Vec::new(),
+        }
+    }
+}
+
+/// Everything the protocol needs from the world.
+pub struct Ports {
+    pub store: Arc<dyn Store>,
+    pub signer: Arc<dyn Signer>,
+    pub sealer: Arc<Sealer>,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
+    pub policies: Policies,
+}
+
+/// The OpenID provider.
+pub struct Provider {
+    settings: Settings,
+    ports: Ports,
+}
+
+impl Provider {
+    pub fn new(settings: Settings, ports: Ports) -> Self {
+        Self { settings, ports }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn now(&self) -> UnixTime {
+        self.ports.clock.now()
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.ports.store.as_ref()
+    }
+
+    pub fn signer(&self) -> &dyn Signer {
+        self.ports.signer.as_ref()
+    }
+
+    pub(crate) fn sealer(&self) -> &Sealer {
+        &self.ports.sealer
+    }
+
+    pub(crate) fn random(&self) -> &dyn Random {
+        self.ports.random.as_ref()
+    }
+
+    pub(crate) fn policies(&self) -> &Policies {
+        &self.ports.policies
+    }
+
+    /// A new unguessable identifier or credential (256 bits).
+    pub(crate) fn new_token(&self) -> String {
+        self.ports.random.token(32)
+    }
+
+    /// A new session or record identifier (128 bits).
+    pub(crate) fn new_id(&self) -> String {
+        self.ports.random.token(16)
+    }
+}

@@ -1,0 +1,81 @@
+//! Client authentication at the token endpoint (RFC 6749 §2.3, OpenID Connect Core §9).
+//! A request that uses more than one method is refused with `invalid_client`.
+
+use crate::authorize::Params;
+use crate::error::OAuthError;
+use crate::model::{AuthMethod, CLIENTS, Client};
+use crate::provider::Provider;
+use crate::secret::{Secret, constant_time_eq};
+
+/// The client credentials the server found in the request.
+#[derive(Debug, Default)]
+pub struct ClientAuth {
+    /// From `Authorization: Basic`, already form-decoded (RFC 6749 §2.3.1).
+    pub basic: Option<(String, Secret<String>)>,
+    /// The `Authorization` header was present but not valid Basic credentials.
+    pub malformed_header: bool,
+}
+
+impl ClientAuth {
+    pub(crate) fn used_basic(&self) -> bool {
+        self.basic.is_some() || self.malformed_header
+    }
+}
+
+/// A generic message: the response does not say whether the client exists.
+const FAILED: &str = "client authentication failed";
+
+impl Provider {
+    pub(crate) async fn authenticate_client(&self, form: &Params, auth: ClientAuth) -> Result<Client, OAuthError> {
+        if auth.malformed_header {
+            return Err(OAuthError::invalid_client("the Authorization header is not valid HTTP Basic credentials"));
+        }
+        let form_id = form.get("client_id");
+        let form_secret = form.get("client_secret");
+        let assertion = form.get("client_assertion").is_some() || form.get("client_assertion_type").is_some();
+        let methods = [auth.basic.is_some(), form_secret.is_some(), assertion].iter().filter(|m| **m).count();
+        if methods > 1 {
+            return Err(OAuthError::invalid_client("the request uses more than one client authentication method"));
+        }
+        if assertion {
+            return Err(OAuthError::invalid_client("JWT client assertions are not supported"));
+        }
+        let (client_id, secret, method) = match (&auth.basic, form_id, form_secret) {
+            (Some((id, secret)), form_id, _) => {
+                if form_id.is_some_and(|f| f != id) {
+                    return Err(OAuthError::invalid_client("client_id in the body differs from the Basic credentials"));
+                }
+                (id.as_str(), Some(secret.expose().as_str()), AuthMethod::ClientSecretBasic)
+            }
+            (None, Some(id), Some(secret)) => (id, Some(secret), AuthMethod::ClientSecretPost),
+            (None, Some(id), None) => (id, None, AuthMethod::None),
+            (None, None, _) => return Err(OAuthError::invalid_client("no client authentication was given")),
+        };
+        let Some(client) = CLIENTS.get(self.store(), client_id, self.now()).await? else {
+            tracing::info!(client_id, "token request from an unknown client");
+            return Err(OAuthError::invalid_client(FAILED));
+        };
+        let registered = client.metadata.token_endpoint_auth_method;
+        if registered != method {
+            tracing::info!(client_id, used = method.as_str(), registered = registered.as_str(), "wrong client authentication method");
+            return Err(OAuthError::invalid_client(format!(
+                "the client must authenticate with {}",
+                registered.as_str()
+            )));
+        }
+        if let Some(given) = secret {
+            let Some(sealed) = &client.secret else {
+                return Err(OAuthError::invalid_client(FAILED));
+            };
+            let stored = self
+                .sealer()
+                .open(&client.client_id, sealed)
+                .map_err(|e| OAuthError::server_error(format_args!("client {client_id}: {e}")))?;
+            if !constant_time_eq(stored.expose(), given.as_bytes()) {
+                tracing::info!(client_id, "wrong client secret");
+                return Err(OAuthError::invalid_client(FAILED));
+            }
+        }
+        Ok(client)
+    }
+}

@@ -1,0 +1,159 @@
+//! Minting tokens: JWT access tokens (RFC 9068), ID tokens (OpenID Connect Core §2) and
+//! refresh tokens.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::claims;
+use crate::error::OAuthError;
+use crate::jose;
+use crate::model::{Client, Grant, JsonObject, REFRESH_TOKENS, RefreshRecord, UseState};
+use crate::plugins::ClaimsPurpose;
+use crate::provider::Provider;
+use crate::secret::TokenHash;
+
+use super::TokenResponse;
+
+/// RFC 9068 §2.2 access-token claims. `gid` names the grant the token was issued from, so
+/// revoking the grant revokes the token.
+#[derive(Serialize)]
+pub(crate) struct AccessTokenClaims<'a> {
+    pub iss: &'a str,
+    pub sub: &'a str,
+    pub aud: Value,
+    pub client_id: &'a str,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amr: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gid: Option<&'a str>,
+}
+
+/// `aud` as one string, or an array when there are several.
+pub(crate) fn audience(values: &[String]) -> Value {
+    match values {
+        [one] => Value::String(one.clone()),
+        many => Value::Array(many.iter().cloned().map(Value::String).collect()),
+    }
+}
+
+pub(crate) fn scope_string(scope: &[String]) -> Option<String> {
+    (!scope.is_empty()).then(|| scope.join(" "))
+}
+
+/// Signs an access token.
+pub(crate) async fn sign_access_token(provider: &Provider, claims: &AccessTokenClaims<'_>) -> Result<String, OAuthError> {
+    let alg = provider.settings().access_token_alg;
+    Ok(jose::sign(provider.signer(), alg, Some("at+jwt"), claims, provider.now()).await?)
+}
+
+#[derive(Serialize)]
+struct IdTokenClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    exp: i64,
+    iat: i64,
+    auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acr: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amr: Option<&'a [String]>,
+    at_hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<&'a str>,
+    #[serde(flatten)]
+    claims: JsonObject,
+}
+
+/// Issues the tokens a grant allows: an access token, an ID token for OpenID requests and,
+/// when `refresh` and the consent allow it, a new refresh token.
+pub(crate) async fn for_grant(
+    provider: &Provider,
+    client: &Client,
+    grant: &Grant,
+    scope: &[String],
+    nonce: Option<&str>,
+    refresh: bool,
+) -> Result<TokenResponse, OAuthError> {
+    let settings = provider.settings();
+    let now = provider.now();
+    let default_aud = [settings.issuer.clone()];
+    let aud = if grant.audience.is_empty() { &default_aud[..] } else { &grant.audience[..] };
+    let access_token = sign_access_token(
+        provider,
+        &AccessTokenClaims {
+            iss: &settings.issuer,
+            sub: &grant.sub,
+            aud: audience(aud),
+            client_id: &client.client_id,
+            iat: now.0,
+            exp: now.plus(grant.access_token_lifetime).0,
+            jti: provider.new_id(),
+            scope: scope_string(scope),
+            auth_time: Some(grant.auth_time.0),
+            acr: grant.acr.as_deref(),
+            amr: (!grant.amr.is_empty()).then_some(&grant.amr[..]),
+            sid: grant.sid.as_deref(),
+            gid: Some(&grant.id),
+        },
+    )
+    .await?;
+
+    let id_token = if scope.iter().any(|s| s == "openid") {
+        let alg = client.metadata.id_token_signed_response_alg.unwrap_or(settings.id_token_alg);
+        let released = claims::release(provider, grant, ClaimsPurpose::IdToken, &grant.id_token_claims)
+            .await
+            .map_err(|f| f.into_oauth())?;
+        let claims = IdTokenClaims {
+            iss: &settings.issuer,
+            sub: &grant.sub,
+            aud: &client.client_id,
+            exp: now.plus(grant.id_token_lifetime).0,
+            iat: now.0,
+            auth_time: grant.auth_time.0,
+            nonce,
+            acr: grant.acr.as_deref(),
+            amr: (!grant.amr.is_empty()).then_some(&grant.amr[..]),
+            at_hash: jose::half_hash(alg, &access_token),
+            sid: grant.sid.as_deref(),
+            claims: released,
+        };
+        Some(jose::sign(provider.signer(), alg, None, &claims, now).await?)
+    } else {
+        None
+    };
+
+    let refresh_token = match (refresh, grant.refresh_token_lifetime) {
+        (true, Some(lifetime)) => {
+            let token = provider.new_token();
+            let record = RefreshRecord { grant_id: grant.id.clone(), client_id: client.client_id.clone(), state: UseState::Issued };
+            // Refresh tokens do not slide: all of them expire with the grant's refresh lifetime.
+            let expires = grant.created_at.plus(lifetime);
+            REFRESH_TOKENS.put(provider.store(), TokenHash::of(&token).as_str(), &record, Some(expires)).await?;
+            Some(token)
+        }
+        _ => None,
+    };
+
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: grant.access_token_lifetime,
+        scope: scope_string(scope),
+        id_token,
+        refresh_token,
+    })
+}

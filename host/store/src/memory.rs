@@ -1,0 +1,93 @@
+//! The in-memory store: a fake for unit tests, with the same semantics as the real backends.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use gatehouse_protocol::store::{Row, Store, StoreError};
+use gatehouse_protocol::world::UnixTime;
+
+#[derive(Default)]
+pub struct MemoryStore {
+    tables: Mutex<HashMap<String, BTreeMap<String, Row>>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<R>(&self, collection: &str, f: impl FnOnce(&mut BTreeMap<String, Row>) -> R) -> Result<R, StoreError> {
+        let mut tables = self.tables.lock().map_err(|_| StoreError::Unavailable("memory store lock poisoned".into()))?;
+        Ok(f(tables.entry(collection.to_owned()).or_default()))
+    }
+}
+
+fn live(row: &Row, now: UnixTime) -> bool {
+    row.expires_at.is_none_or(|e| e > now)
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn get(&self, collection: &str, key: &str, now: UnixTime) -> Result<Option<Row>, StoreError> {
+        self.with(collection, |t| t.get(key).filter(|r| live(r, now)).cloned())
+    }
+
+    async fn insert(&self, collection: &str, row: Row, now: UnixTime) -> Result<bool, StoreError> {
+        self.with(collection, |t| {
+            if t.get(&row.key).is_some_and(|r| live(r, now)) {
+                return false;
+            }
+            t.insert(row.key.clone(), row);
+            true
+        })
+    }
+
+    async fn put(&self, collection: &str, row: Row) -> Result<(), StoreError> {
+        self.with(collection, |t| {
+            t.insert(row.key.clone(), row);
+        })
+    }
+
+    async fn swap(&self, collection: &str, row: Row, now: UnixTime) -> Result<Option<Row>, StoreError> {
+        self.with(collection, |t| t.insert(row.key.clone(), row).filter(|r| live(r, now)))
+    }
+
+    async fn take(&self, collection: &str, key: &str, now: UnixTime) -> Result<Option<Row>, StoreError> {
+        self.with(collection, |t| t.remove(key).filter(|r| live(r, now)))
+    }
+
+    async fn delete(&self, collection: &str, key: &str, now: UnixTime) -> Result<bool, StoreError> {
+        self.with(collection, |t| t.remove(key).is_some_and(|r| live(&r, now)))
+    }
+
+    async fn list(&self, collection: &str, prefix: &str, now: UnixTime) -> Result<Vec<Row>, StoreError> {
+        self.with(collection, |t| {
+            t.range(prefix.to_owned()..)
+                .take_while(|(k, _)| k.starts_with(prefix))
+                .filter(|(_, r)| live(r, now))
+                .map(|(_, r)| r.clone())
+                .collect()
+        })
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
+        let mut tables = self.tables.lock().map_err(|_| StoreError::Unavailable("memory store lock poisoned".into()))?;
+        let mut purged = 0;
+        for t in tables.values_mut() {
+            let before = t.len();
+            t.retain(|_, r| live(r, now));
+            purged += (before - t.len()) as u64;
+        }
+        Ok(purged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn memory_store_conforms() {
+        crate::conformance::run(&super::MemoryStore::new()).await;
+        crate::conformance::run_concurrent(std::sync::Arc::new(super::MemoryStore::new())).await;
+    }
+}
