@@ -25,7 +25,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use crate::authorize::{self, Params, Rejection, RedirectTarget};
+use crate::authorize::{self, Params, RedirectTarget, Rejection};
 use crate::claims;
 use crate::error::{ApiError, ErrorCode, OAuthError};
 use crate::model::{
@@ -430,10 +430,13 @@ impl Provider {
     pub async fn deny(&self, sid: &str, input: DenyInput) -> Result<Prompt, ApiError> {
         let code = match input.error.as_deref() {
             None => ErrorCode::AccessDenied,
-            Some(c) => ErrorCode::parse(c).ok_or_else(|| ApiError::BadRequest(format!("{c:?} is not an OAuth error code")))?,
+            Some(c) => {
+                ErrorCode::parse(c).ok_or_else(|| ApiError::BadRequest(format!("{c:?} is not an OAuth error code")))?
+            }
         };
         let session = self.load(sid, self.now()).await?;
-        let description = input.error_description.unwrap_or_else(|| "the user or the login service denied the request".into());
+        let description =
+            input.error_description.unwrap_or_else(|| "the user or the login service denied the request".into());
         self.close_with_error(session, &OAuthError::new(code, description), true).await
     }
 
@@ -491,7 +494,8 @@ impl Provider {
             return Ok(None);
         };
         let fresh_enough = request.max_age.is_none_or(|max| now.0 - subject.auth_time.0 <= max as i64);
-        let acr_met = request.acr_values.is_empty() || subject.acr.as_ref().is_some_and(|a| request.acr_values.contains(a));
+        let acr_met =
+            request.acr_values.is_empty() || subject.acr.as_ref().is_some_and(|a| request.acr_values.contains(a));
         let hint_matches = request.id_token_hint_sub.as_ref().is_none_or(|s| *s == subject.sub);
         Ok((fresh_enough && acr_met && hint_matches).then_some(subject))
     }
@@ -579,7 +583,8 @@ impl Provider {
 
     async fn reauthenticate(&self, session: AuthzSession, client: &Client) -> Result<Prompt, ApiError> {
         if session.request.has_prompt(PromptValue::None) {
-            let e = OAuthError::new(ErrorCode::InteractionRequired, "the login service needs to interact with the user");
+            let e =
+                OAuthError::new(ErrorCode::InteractionRequired, "the login service needs to interact with the user");
             return self.close_with_error(session, &e, true).await;
         }
         SESSIONS.put(self.store(), &session.sid, &session, Some(session.expires_at)).await?;
@@ -592,9 +597,7 @@ impl Provider {
         request: &AuthorizationRequest,
         sub: &str,
     ) -> Result<(Split, Split, Option<ConsentRecord>), ApiError> {
-        let previous = CONSENTS
-            .get(self.store(), &ConsentRecord::key(sub, &request.client_id), self.now())
-            .await?;
+        let previous = CONSENTS.get(self.store(), &ConsentRecord::key(sub, &request.client_id), self.now()).await?;
         let split = |requested: Vec<String>, before: &[String]| {
             let (consented, new) = requested.into_iter().partition(|s| before.contains(s));
             Split { new, consented }
@@ -690,10 +693,8 @@ impl Provider {
         }
         let lifetimes = &self.settings().lifetimes;
         let access_token_lifetime = consent.access_token.lifetime.unwrap_or(lifetimes.access_token);
-        let refresh_token_lifetime = consent
-            .refresh_token
-            .issue
-            .then(|| consent.refresh_token.lifetime.unwrap_or(lifetimes.refresh_token));
+        let refresh_token_lifetime =
+            consent.refresh_token.issue.then(|| consent.refresh_token.lifetime.unwrap_or(lifetimes.refresh_token));
         let id_token_claims: Vec<String> =
             claims::id_token_claim_names(&request).into_iter().filter(|c| granted_claims.contains(c)).collect();
         let grant = Grant {
@@ -731,12 +732,21 @@ impl Provider {
             state: UseState::Issued,
         };
         CODES.put(self.store(), TokenHash::of(&code).as_str(), &record, Some(now.plus(lifetimes.code))).await?;
-        let to = RedirectTarget { uri: request.redirect_uri.clone(), mode: request.response_mode, state: request.state.clone() };
+        let to = RedirectTarget {
+            uri: request.redirect_uri.clone(),
+            mode: request.response_mode,
+            state: request.state.clone(),
+        };
         Ok(self.response(Some(session.sid), &to, vec![("code", code)], Some(subject.sid), session.data))
     }
 
     /// Closes the session (if it was stored) and answers with an error for the client.
-    async fn close_with_error(&self, session: AuthzSession, error: &OAuthError, stored: bool) -> Result<Prompt, ApiError> {
+    async fn close_with_error(
+        &self,
+        session: AuthzSession,
+        error: &OAuthError,
+        stored: bool,
+    ) -> Result<Prompt, ApiError> {
         if stored && SESSIONS.take(self.store(), &session.sid, self.now()).await?.is_none() {
             return Err(not_found(&session.sid));
         }
@@ -756,7 +766,8 @@ impl Provider {
         sub_sid: Option<String>,
         data: JsonObject,
     ) -> Prompt {
-        let params = vec![("error", error.code.as_str().to_owned()), ("error_description", error.description.to_string())];
+        let params =
+            vec![("error", error.code.as_str().to_owned()), ("error_description", error.description.to_string())];
         self.response(sid, to, params, sub_sid, data)
     }
 
