@@ -32,7 +32,6 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use crossbeam_channel::Sender;
 use gatehouse_protocol::signer::{Alg, SignError, Signer, SignerMetrics};
 use gatehouse_protocol::world::UnixTime;
 use jose_jwk::{Jwk, JwkSet};
@@ -44,7 +43,7 @@ pub use hsm::ScanReport;
 
 use crate::ring::{KeyRing, Plan};
 use hsm::{Hsm, Maintained};
-use pool::Job;
+use pool::{Job, Pool};
 
 /// Why the HSM backend or an HSM tool could not do its work. Messages say what to fix and
 /// never contain the PIN.
@@ -77,7 +76,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// The PKCS#11 signing backend.
 pub struct Pkcs11Signer {
     hsm: Arc<Hsm>,
-    jobs: Sender<Job>,
+    pool: Pool,
     supervisor: tokio::task::JoinHandle<()>,
 }
 
@@ -97,9 +96,9 @@ impl Pkcs11Signer {
                 keys: inventory(&ring, &hsm.report()),
             });
         }
-        let jobs = pool::start(&hsm)?;
+        let pool = Pool::start(&hsm)?;
         let supervisor = tokio::spawn(supervise(Arc::downgrade(&hsm), hsm.wake.clone(), hsm.config.rescan_interval));
-        Ok(Self { hsm, jobs, supervisor })
+        Ok(Self { hsm, pool, supervisor })
     }
 
     /// Scans the token now (or recovers, if the HSM is in trouble), so keys put on it go live.
@@ -169,7 +168,7 @@ impl Signer for Pkcs11Signer {
         let job =
             Job { kid: kid.to_owned(), alg, data: token::to_be_signed(alg, input), queued: Instant::now(), reply };
         self.hsm.metrics.queued();
-        if self.jobs.send(job).is_err() {
+        if self.pool.send(job).is_err() {
             self.hsm.metrics.unqueued();
             return Err(SignError::Device("the HSM session threads have stopped".to_owned()));
         }

@@ -6,9 +6,10 @@
 //! without locking, and a busy thread takes the next job without sleeping in between.
 
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, Sender};
 use gatehouse_protocol::signer::{Alg, SignError};
 use tokio::sync::oneshot;
 
@@ -25,27 +26,56 @@ pub(crate) struct Job {
     pub reply: oneshot::Sender<Result<Vec<u8>, SignError>>,
 }
 
-/// Starts one thread per session. The threads stop when the returned sender is dropped.
-pub(crate) fn start(hsm: &Arc<Hsm>) -> Result<Sender<Job>, Error> {
-    let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
-    for worker in 0..hsm.config.sessions {
-        let hsm = hsm.clone();
-        let queue = queue.clone();
-        std::thread::Builder::new()
-            .name(format!("hsm-session-{worker}"))
-            .spawn(move || {
-                for job in queue {
-                    hsm.metrics.started(job.queued.elapsed());
-                    let result = hsm.sign(worker, &job.kid, job.alg, &job.data);
-                    if let Err(e) = &result {
-                        tracing::debug!(kid = %job.kid, alg = %job.alg, error = %e, "HSM signing failed");
-                    }
-                    hsm.metrics.finished(&job.kid, job.alg, result.is_ok(), job.queued.elapsed());
-                    // The requester may have gone away; then nobody needs the answer.
-                    let _ = job.reply.send(result);
-                }
-            })
-            .map_err(|e| Error::Config(format!("cannot start the HSM session threads: {e}")))?;
+/// The session threads and their queue.
+pub(crate) struct Pool {
+    jobs: Option<Sender<Job>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Pool {
+    /// Starts one thread per session.
+    pub fn start(hsm: &Arc<Hsm>) -> Result<Self, Error> {
+        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+        let threads = (0..hsm.config.sessions)
+            .map(|worker| spawn(hsm.clone(), worker, queue.clone()))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { jobs: Some(jobs), threads })
     }
-    Ok(jobs)
+
+    /// Queues a job; gives it back when the threads have stopped.
+    pub fn send(&self, job: Job) -> Result<(), Job> {
+        match &self.jobs {
+            Some(jobs) => jobs.send(job).map_err(|e| e.into_inner()),
+            None => Err(job),
+        }
+    }
+}
+
+impl Drop for Pool {
+    /// Closes the queue and waits for the threads, so no thread is still inside the module
+    /// when its owner (or the process) goes away.
+    fn drop(&mut self) {
+        self.jobs = None;
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn spawn(hsm: Arc<Hsm>, worker: usize, queue: Receiver<Job>) -> Result<JoinHandle<()>, Error> {
+    std::thread::Builder::new()
+        .name(format!("hsm-session-{worker}"))
+        .spawn(move || {
+            for job in queue {
+                hsm.metrics.started(job.queued.elapsed());
+                let result = hsm.sign(worker, &job.kid, job.alg, &job.data);
+                if let Err(e) = &result {
+                    tracing::debug!(kid = %job.kid, alg = %job.alg, error = %e, "HSM signing failed");
+                }
+                hsm.metrics.finished(&job.kid, job.alg, result.is_ok(), job.queued.elapsed());
+                // The requester may have gone away; then nobody needs the answer.
+                let _ = job.reply.send(result);
+            }
+        })
+        .map_err(|e| Error::Config(format!("cannot start the HSM session threads: {e}")))
 }
