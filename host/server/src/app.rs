@@ -279,14 +279,14 @@ fn api_tokens(configured: &[String], file: &Path, random: &dyn Random) -> Result
 async fn require_authz_token(State(s): State<AppState>, request: Request, next: Next) -> Response {
     match s.authz_api.check(request.headers()) {
         Ok(()) => next.run(request).await,
-        Err(response) => response,
+        Err(response) => *response,
     }
 }
 
 async fn require_admin_token(State(s): State<AppState>, request: Request, next: Next) -> Response {
     match s.admin_api.check(request.headers()) {
         Ok(()) => next.run(request).await,
-        Err(response) => response,
+        Err(response) => *response,
     }
 }
 

@@ -234,8 +234,8 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         figment = figment.merge(Env::prefixed("GATEHOUSE_").split("__").filter(|k| {
-            let top = k.as_str().split('.').next().unwrap_or_default();
-            SECTIONS.contains(&top)
+            let top = k.as_str().split("__").next().unwrap_or_default();
+            SECTIONS.iter().any(|s| s.eq_ignore_ascii_case(top))
         }));
         Self::extract(figment)
     }

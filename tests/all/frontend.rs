@@ -1,29 +1,22 @@
-//! End-to-end tests of the example front-end: the real Gatehouse server, the front-end and the
-//! demo relying party run in-process on loopback ports, and a cookie-keeping HTTP client plays
-//! the browser, following redirects by hand and submitting the HTML forms it is shown.
-
-use std::sync::Arc;
+//! The example login front-end (`examples/login-frontend`) and the demo relying party
+//! (`examples/demo-rp`) against the real server: a cookie-keeping client plays the browser,
+//! follows redirects by hand and submits the HTML forms it is shown.
 
 use gatehouse_login_frontend::{Config as FrontendConfig, FAILED_LOGINS, PASSWORD_ACR, Users};
-use gatehouse_protocol::secret::sha256_hex;
-use gatehouse_server::{Config, Gatehouse, Overrides};
-use reqwest::StatusCode;
-use reqwest::cookie::CookieStore;
-use scraper::{Html, Selector};
-use serde_json::Value;
+use openidconnect::reqwest::{self, StatusCode};
 use tokio::net::TcpListener;
 use url::Url;
 
-const AUTHZ_TOKEN: &str = "frontend-test-authz-session-api-token";
-const ADMIN_TOKEN: &str = "frontend-test-admin-api-token";
-const USERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/users.toml");
+use crate::support::browser::{Browser, Page};
+use crate::support::{ADMIN_TOKEN, AUTHZ_TOKEN, TestServer};
 
-/// A provider, the example front-end and the demo RP, each on its own loopback port.
+const USERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/login-frontend/users.toml");
+
+/// The provider, the example front-end and the demo RP, each on its own loopback port.
 struct Stack {
-    provider: Url,
+    server: TestServer,
     frontend: Url,
     rp: Url,
-    _data: tempfile::TempDir,
 }
 
 async fn listener() -> (TcpListener, Url) {
@@ -32,107 +25,32 @@ async fn listener() -> (TcpListener, Url) {
     (listener, url)
 }
 
-fn origin(url: &Url) -> String {
-    url.as_str().trim_end_matches('/').to_owned()
-}
-
 async fn stack() -> Stack {
-    let data = tempfile::tempdir().unwrap();
-    let (provider_listener, provider) = listener().await;
     let (frontend_listener, frontend) = listener().await;
     let (rp_listener, rp) = listener().await;
-    let config = Config::from_toml(&format!(
-        r#"
-        issuer = "{issuer}"
-        data_dir = "{data}"
-        [http]
-        listen = "{listen}"
-        [frontend]
-        login_url = "{frontend}/login"
-        [api]
-        authz_session_token_hashes = ["{authz}"]
-        admin_token_hashes = ["{admin}"]
-        "#,
-        issuer = origin(&provider),
-        data = data.path().display(),
-        listen = provider_listener.local_addr().unwrap(),
-        frontend = origin(&frontend),
-        authz = sha256_hex(AUTHZ_TOKEN.as_bytes()),
-        admin = sha256_hex(ADMIN_TOKEN.as_bytes()),
-    ))
-    .unwrap();
-    let server = Gatehouse::build(&config, Overrides::default()).await.unwrap();
-    tokio::spawn(server.serve(provider_listener, std::future::pending()));
+    let server = TestServer::start_with_login_url(&frontend.join("/login").unwrap().to_string(), "").await;
+    let provider = Url::parse(&server.base).unwrap();
 
     let users = Users::load(USERS.as_ref()).unwrap();
-    let frontend_app =
-        gatehouse_login_frontend::app(FrontendConfig::new(&provider, AUTHZ_TOKEN.into(), users).unwrap());
+    let config = FrontendConfig::new(&provider, AUTHZ_TOKEN.into(), users).unwrap();
+    let frontend_app = gatehouse_login_frontend::app(config);
     tokio::spawn(async move { axum::serve(frontend_listener, frontend_app).await });
 
-    let rp_app = demo_rp(&provider, &rp).await;
+    let rp_app = demo_rp(&server, &rp).await;
     tokio::spawn(async move { axum::serve(rp_listener, rp_app).await });
-    Stack { provider, frontend, rp, _data: data }
+    Stack { server, frontend, rp }
 }
 
-async fn demo_rp(provider: &Url, base_url: &Url) -> axum::Router {
+async fn demo_rp(server: &TestServer, base_url: &Url) -> axum::Router {
     let config = gatehouse_demo_rp::Config {
-        issuer: Url::parse(&origin(provider)).unwrap(),
+        issuer: Url::parse(&server.base).unwrap(),
         admin_token: ADMIN_TOKEN.into(),
         base_url: base_url.clone(),
     };
     gatehouse_demo_rp::app(config).await.unwrap()
 }
 
-/// A page the browser ended on, after following redirects.
-struct Page {
-    url: Url,
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: String,
-    /// Every URL requested on the way, the first one included.
-    visited: Vec<Url>,
-}
-
 impl Page {
-    fn html(&self) -> Html {
-        Html::parse_document(&self.body)
-    }
-
-    fn has(&self, selector: &str) -> bool {
-        self.html().select(&Selector::parse(selector).unwrap()).next().is_some()
-    }
-
-    fn text(&self, selector: &str) -> String {
-        let html = self.html();
-        let found = html.select(&Selector::parse(selector).unwrap()).next();
-        found.unwrap_or_else(|| panic!("no {selector} on {}:\n{}", self.url, self.body)).text().collect()
-    }
-
-    fn json(&self, selector: &str) -> Value {
-        serde_json::from_str(&self.text(selector)).unwrap()
-    }
-
-    /// The form whose `action` is `action`, with the values a browser would submit.
-    fn form(&self, action: &str) -> Form {
-        let html = self.html();
-        let form = html
-            .select(&Selector::parse(&format!(r#"form[action="{action}"]"#)).unwrap())
-            .next()
-            .unwrap_or_else(|| panic!("no form {action:?} on {}:\n{}", self.url, self.body));
-        let mut fields = Vec::new();
-        for input in form.select(&Selector::parse("input").unwrap()) {
-            let el = input.value();
-            let (Some(name), kind) = (el.attr("name"), el.attr("type").unwrap_or("text")) else { continue };
-            let value = el.attr("value").unwrap_or("").to_owned();
-            match kind {
-                "checkbox" | "radio" if el.attr("checked").is_none() => {}
-                "submit" | "button" => {}
-                _ => fields.push((name.to_owned(), value)),
-            }
-        }
-        Form { url: self.url.join(action).unwrap(), fields }
-    }
-
     fn is_login_form(&self) -> bool {
         self.has(r#"form[action="login"] input[name="password"]"#)
     }
@@ -142,76 +60,11 @@ impl Page {
     }
 }
 
-struct Form {
-    url: Url,
-    fields: Vec<(String, String)>,
-}
-
-impl Form {
-    fn set(mut self, name: &str, value: &str) -> Self {
-        self.fields.retain(|(n, _)| n != name);
-        self.fields.push((name.into(), value.into()));
-        self
-    }
-
-    fn untick(mut self, name: &str, value: &str) -> Self {
-        self.fields.retain(|(n, v)| !(n == name && v == value));
-        self
-    }
-
-    fn get(&self, name: &str) -> &str {
-        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()).unwrap_or_default()
-    }
-}
-
-/// A browser: keeps cookies, follows redirects by hand.
-struct Browser {
-    http: reqwest::Client,
-    jar: Arc<reqwest::cookie::Jar>,
-}
-
-impl Browser {
-    fn new() -> Browser {
-        let jar = Arc::new(reqwest::cookie::Jar::default());
-        let http = reqwest::Client::builder()
-            .cookie_provider(jar.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        Browser { http, jar }
-    }
-
-    async fn get(&self, url: &Url) -> Page {
-        self.follow(self.http.get(url.clone()), url.clone()).await
-    }
-
-    async fn submit(&self, form: Form) -> Page {
-        let url = form.url.clone();
-        self.follow(self.http.post(form.url).form(&form.fields), url).await
-    }
-
-    async fn follow(&self, first: reqwest::RequestBuilder, mut url: Url) -> Page {
-        let mut visited = vec![url.clone()];
-        let mut response = first.send().await.unwrap();
-        for _ in 0..10 {
-            if !response.status().is_redirection() {
-                break;
-            }
-            let location = response.headers()[reqwest::header::LOCATION].to_str().unwrap().to_owned();
-            url = url.join(&location).unwrap();
-            visited.push(url.clone());
-            response = self.http.get(url.clone()).send().await.unwrap();
-        }
-        let (status, headers) = (response.status(), response.headers().clone());
-        Page { url, status, headers, body: response.text().await.unwrap(), visited }
-    }
-
-    fn cookies(&self, url: &Url) -> String {
-        self.jar.cookies(url).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
-    }
-}
-
 impl Stack {
+    fn provider(&self) -> Url {
+        Url::parse(&self.server.base).unwrap()
+    }
+
     fn rp(&self, path: &str) -> Url {
         self.rp.join(path).unwrap()
     }
@@ -219,7 +72,7 @@ impl Stack {
     /// From the RP's "sign in" link to the login form.
     async fn login_form(&self, browser: &Browser) -> Page {
         let page = browser.get(&self.rp("/login")).await;
-        assert!(page.visited.iter().any(|u| u.path() == "/authorize" && u.origin() == self.provider.origin()));
+        assert!(page.visited.iter().any(|u| u.path() == "/authorize" && u.origin() == self.provider().origin()));
         assert_eq!(page.url.origin(), self.frontend.origin(), "the provider hands the browser to the front-end");
         assert!(page.is_login_form(), "{}", page.body);
         page
@@ -231,11 +84,11 @@ impl Stack {
         browser.submit(form.form("login").set("username", user).set("password", password)).await
     }
 
-    async fn session_data(&self, sid: &str) -> Value {
-        let url = self.provider.join(&format!("/authz-sessions/v1/{sid}/data")).unwrap();
-        let response = reqwest::Client::new().get(url).bearer_auth(AUTHZ_TOKEN).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        response.json().await.unwrap()
+    async fn session_data(&self, sid: &str) -> serde_json::Value {
+        let (status, data) =
+            self.server.api(reqwest::Method::GET, &format!("/authz-sessions/v1/{sid}/data"), None).await;
+        assert_eq!(status, 200, "{data}");
+        data
     }
 }
 
@@ -264,7 +117,7 @@ async fn code_flow_through_the_html_forms() {
     assert_eq!(userinfo["family_name"], "Liddell");
     let id_token = done.json("#id-token");
     assert_eq!(id_token["sub"], "alice");
-    assert_eq!(id_token["iss"], origin(&stack.provider));
+    assert_eq!(id_token["iss"], stack.server.base);
     assert_eq!(id_token["aud"], "demo-rp");
     assert_eq!(id_token["acr"], PASSWORD_ACR);
     assert_eq!(id_token["amr"], serde_json::json!(["pwd"]));
@@ -337,7 +190,7 @@ async fn deny_on_the_consent_form_returns_access_denied_to_the_rp() {
     assert_eq!(page.url.origin(), stack.rp.origin());
     assert_eq!(page.url.path(), "/callback");
     assert_eq!(page.text("#error"), "Error: access_denied");
-    assert!(page.visited.last().unwrap().query_pairs().any(|(k, v)| k == "iss" && v == origin(&stack.provider)));
+    assert!(page.visited.last().unwrap().query_pairs().any(|(k, v)| k == "iss" && v == stack.server.base));
 }
 
 #[tokio::test]
@@ -348,7 +201,7 @@ async fn an_unknown_client_gets_the_error_page_and_no_redirect() {
         "client_id=nobody&response_type=code&scope=openid&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb",
         "client_id=demo-rp&response_type=code&scope=openid&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb",
     ] {
-        let mut authorize = stack.provider.join("/authorize").unwrap();
+        let mut authorize = stack.provider().join("/authorize").unwrap();
         authorize.set_query(Some(query));
         let page = browser.get(&authorize).await;
         assert_eq!(page.url.origin(), stack.frontend.origin(), "{query}");
@@ -365,7 +218,7 @@ async fn form_post_answers_with_a_self_submitting_form() {
     let browser = Browser::new();
     let consent = stack.sign_in(&browser, "alice", "wonderland").await;
     browser.submit(consent.form("consent").set("remember", "yes").set("decision", "allow")).await;
-    let mut authorize = stack.provider.join("/authorize").unwrap();
+    let mut authorize = stack.provider().join("/authorize").unwrap();
     authorize
         .query_pairs_mut()
         .append_pair("client_id", "demo-rp")
@@ -378,7 +231,7 @@ async fn form_post_answers_with_a_self_submitting_form() {
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let form = page.form(stack.rp("/callback").as_str());
     assert_eq!(form.get("state"), "s<t>&\"ate", "values are escaped, not interpreted");
-    assert_eq!(form.get("iss"), origin(&stack.provider));
+    assert_eq!(form.get("iss"), stack.server.base);
     assert!(!form.get("code").is_empty());
     assert!(page.has(r#"button[type="submit"]"#), "a button for browsers without JavaScript");
     let csp = page.headers[reqwest::header::CONTENT_SECURITY_POLICY].to_str().unwrap();
@@ -412,7 +265,7 @@ async fn the_demo_rp_registers_again_with_a_fresh_secret() {
     // A second start against the same provider finds `demo-rp` registered, rotates its secret
     // and points its redirect URI at the new address.
     let (listener, url) = listener().await;
-    let app = demo_rp(&stack.provider, &url).await;
+    let app = demo_rp(&stack.server, &url).await;
     tokio::spawn(async move { axum::serve(listener, app).await });
     let browser = Browser::new();
     let login = browser.get(&url.join("/login").unwrap()).await;
