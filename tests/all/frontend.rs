@@ -28,7 +28,7 @@ async fn listener() -> (TcpListener, Url) {
 async fn stack() -> Stack {
     let (frontend_listener, frontend) = listener().await;
     let (rp_listener, rp) = listener().await;
-    let server = TestServer::start_with_login_url(&frontend.join("/login").unwrap().to_string(), "").await;
+    let server = TestServer::start_with_login_url(frontend.join("/login").unwrap().as_str(), "").await;
     let provider = Url::parse(&server.base).unwrap();
 
     let users = Users::load(USERS.as_ref()).unwrap();
