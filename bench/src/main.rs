@@ -97,7 +97,8 @@ async fn login(http: &reqwest::Client, a: &Args, n: u64) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let at = tokens["access_token"].as_str().ok_or_else(|| format!("no access token: {tokens}"))?;
-    let userinfo = http.get(format!("{}/userinfo", a.issuer)).bearer_auth(at).send().await.map_err(|e| e.to_string())?;
+    let userinfo =
+        http.get(format!("{}/userinfo", a.issuer)).bearer_auth(at).send().await.map_err(|e| e.to_string())?;
     if !userinfo.status().is_success() {
         return Err(format!("userinfo: {}", userinfo.status()));
     }
@@ -121,7 +122,8 @@ async fn main() {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency {
-        let (http, args, stop, counter, errors) = (http.clone(), args.clone(), stop.clone(), counter.clone(), errors.clone());
+        let (http, args, stop, counter, errors) =
+            (http.clone(), args.clone(), stop.clone(), counter.clone(), errors.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             while !stop.load(Ordering::Relaxed) {
@@ -147,7 +149,9 @@ async fn main() {
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default()
+    };
     println!(
         "logins_per_s={:.0} logins={} p50_ms={:.2} p99_ms={:.2} errors={} concurrency={}",
         all.len() as f64 / elapsed,

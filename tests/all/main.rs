@@ -10,4 +10,5 @@ mod code_flow;
 mod negative;
 mod restart;
 mod session_data;
+mod shared_database;
 mod sso;

@@ -46,9 +46,14 @@ impl PostgresStore {
         let config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::Unavailable(format!("storage.url is not a PostgreSQL URL: {e}")))?;
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager).max_size(size.max(1)).runtime(Runtime::Tokio1).build().map_err(unavailable)?;
-        let store =
-            Self { pool, waits: AtomicU64::new(0), wait_micros_total: AtomicU64::new(0), wait_micros_max: AtomicU64::new(0) };
+        let pool =
+            Pool::builder(manager).max_size(size.max(1)).runtime(Runtime::Tokio1).build().map_err(unavailable)?;
+        let store = Self {
+            pool,
+            waits: AtomicU64::new(0),
+            wait_micros_total: AtomicU64::new(0),
+            wait_micros_max: AtomicU64::new(0),
+        };
         let client = store.client().await?;
         let mut schema = String::new();
         for c in COLLECTIONS {
@@ -84,7 +89,8 @@ impl Store for PostgresStore {
     async fn get(&self, collection: &str, key: &str, now: UnixTime) -> Result<Option<Row>, StoreError> {
         let t = table(collection)?;
         let c = self.client().await?;
-        let sql = format!("SELECT body, expires_at FROM {t} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)");
+        let sql =
+            format!("SELECT body, expires_at FROM {t} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)");
         let stmt = c.prepare_cached(&sql).await.map_err(unavailable)?;
         let found = c.query_opt(&stmt, &[&key, &now.0]).await.map_err(unavailable)?;
         Ok(found.map(|r| row(key.to_owned(), r.get(0), r.get(1))))
@@ -193,7 +199,8 @@ mod tests {
     /// A fresh database per test, so tests do not see each other's rows.
     async fn fresh(name: &str) -> String {
         let base = url();
-        let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.expect("connect to PostgreSQL");
+        let (client, conn) =
+            tokio_postgres::connect(&base, tokio_postgres::NoTls).await.expect("connect to PostgreSQL");
         tokio::spawn(conn);
         client.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).await.unwrap();
         client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
