@@ -11,4 +11,5 @@ mod frontend;
 mod negative;
 mod restart;
 mod session_data;
+mod shared_database;
 mod sso;

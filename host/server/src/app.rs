@@ -20,7 +20,7 @@ use gatehouse_protocol::store::Store;
 use gatehouse_protocol::world::{Clock, Random, SystemClock, SystemRandom};
 use gatehouse_protocol::{Endpoints, Lifetimes, Ports, Provider, Settings};
 use gatehouse_signer::SoftwareSigner;
-use gatehouse_store::SqliteStore;
+use gatehouse_store::{PostgresStore, SqliteStore};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, SigningBackend, StorageBackend};
@@ -94,6 +94,14 @@ impl Gatehouse {
             StorageBackend::Sqlite => {
                 let path = config.storage.path.clone().unwrap_or_else(|| config.data_dir.join("gatehouse.db"));
                 Arc::new(SqliteStore::open(&path, config.storage.readers).map_err(|e| StartupError(e.to_string()))?)
+            }
+            StorageBackend::Postgres => {
+                let url = config.storage.url.as_ref().map(|u| u.expose().as_str()).unwrap_or_default();
+                Arc::new(
+                    PostgresStore::connect(url, config.storage.pool_size)
+                        .await
+                        .map_err(|e| StartupError(format!("storage: {e}")))?,
+                )
             }
         };
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use gatehouse_protocol::clients::ClientRegistration;
+use gatehouse_protocol::secret::Secret;
 use gatehouse_protocol::signer::Alg;
 use serde::Deserialize;
 
@@ -73,9 +74,20 @@ pub struct StorageConfig {
     /// The SQLite database file; `<data_dir>/gatehouse.db` when absent.
     #[serde(default)]
     pub path: Option<PathBuf>,
-    /// Reader connections beside the one writer.
+    /// SQLite reader connections beside the one writer.
     #[serde(default = "default_readers")]
     pub readers: usize,
+    /// The PostgreSQL connection string (`postgres://user:password@host/db` or libpq
+    /// `host=… user=… dbname=…`). It may hold a password, so it is never logged.
+    #[serde(default)]
+    pub url: Option<Secret<String>>,
+    /// PostgreSQL connections in the pool.
+    #[serde(default = "default_pool_size")]
+    pub pool_size: usize,
+}
+
+fn default_pool_size() -> usize {
+    16
 }
 
 #[derive(Debug, Default, Deserialize, PartialEq, Eq)]
@@ -83,6 +95,7 @@ pub struct StorageConfig {
 pub enum StorageBackend {
     #[default]
     Sqlite,
+    Postgres,
 }
 
 fn default_readers() -> usize {
@@ -91,7 +104,13 @@ fn default_readers() -> usize {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { backend: StorageBackend::Sqlite, path: None, readers: default_readers() }
+        Self {
+            backend: StorageBackend::Sqlite,
+            path: None,
+            readers: default_readers(),
+            url: None,
+            pool_size: default_pool_size(),
+        }
     }
 }
 
@@ -311,8 +330,14 @@ impl Config {
         if l.code.as_secs() > 600 {
             return Err(ConfigError("lifetimes.code must be at most 10 minutes (RFC 6749 §4.1.2)".into()));
         }
-        if self.storage.readers == 0 {
-            return Err(ConfigError("storage.readers must be at least 1".into()));
+        if self.storage.readers == 0 || self.storage.pool_size == 0 {
+            return Err(ConfigError("storage.readers and storage.pool_size must be at least 1".into()));
+        }
+        if self.storage.backend == StorageBackend::Postgres && self.storage.url.is_none() {
+            return Err(ConfigError(
+                "storage.backend is postgres but storage.url is missing; set it, e.g. with GATEHOUSE_STORAGE__URL"
+                    .into(),
+            ));
         }
         Ok(())
     }

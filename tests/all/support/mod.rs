@@ -23,7 +23,10 @@ pub const ADMIN_TOKEN: &str = "test-admin-api-token";
 pub const LOGIN_URL: &str = "http://frontend.test/login";
 
 pub struct TestServer {
+    /// Where this server is reached.
     pub base: String,
+    /// The issuer it is configured with (the same as `base` unless it shares another's).
+    pub issuer: String,
     pub port: u16,
     pub data_dir: PathBuf,
     pub clock: ShiftedClock,
@@ -48,16 +51,28 @@ impl TestServer {
 
     /// Starts a server with extra TOML appended to the test configuration.
     pub async fn start_with(extra: &str) -> Self {
-        Self::start_with_login_url(LOGIN_URL, extra).await
+        Self::start_as(None, LOGIN_URL, extra).await
     }
 
     /// Starts a server that sends browsers to a real login front-end at `login_url`.
     pub async fn start_with_login_url(login_url: &str, extra: &str) -> Self {
+        Self::start_as(None, login_url, extra).await
+    }
+
+    /// Starts a second host of the same provider as `other` (same issuer), e.g. on a shared
+    /// database.
+    pub async fn start_beside(other: &TestServer, extra: &str) -> Self {
+        Self::start_as(Some(other.issuer.clone()), &other.login_url, extra).await
+    }
+
+    async fn start_as(issuer: Option<String>, login_url: &str, extra: &str) -> Self {
         let tmp = Arc::new(tempfile::tempdir().expect("temp dir"));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().unwrap().port();
+        let base = format!("http://127.0.0.1:{port}");
         let mut server = TestServer {
-            base: format!("http://127.0.0.1:{port}"),
+            issuer: issuer.unwrap_or_else(|| base.clone()),
+            base,
             port,
             data_dir: tmp.path().to_path_buf(),
             clock: ShiftedClock::new(),
@@ -75,7 +90,7 @@ impl TestServer {
     pub fn config_toml(&self) -> String {
         format!(
             r#"
-issuer = "{base}"
+issuer = "{issuer}"
 data_dir = "{dir}"
 [http]
 listen = "127.0.0.1:{port}"
@@ -86,7 +101,7 @@ authz_session_token_hashes = ["{authz}"]
 admin_token_hashes = ["{admin}"]
 {extra}
 "#,
-            base = self.base,
+            issuer = self.issuer,
             dir = self.data_dir.display(),
             port = self.port,
             authz = sha256_hex(AUTHZ_TOKEN.as_bytes()),
