@@ -252,8 +252,9 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(file));
         }
+        // `filter` sees the key after `split` has turned `__` into `.`.
         figment = figment.merge(Env::prefixed("GATEHOUSE_").split("__").filter(|k| {
-            let top = k.as_str().split("__").next().unwrap_or_default();
+            let top = k.as_str().split('.').next().unwrap_or_default();
             SECTIONS.iter().any(|s| s.eq_ignore_ascii_case(top))
         }));
         Self::extract(figment)
