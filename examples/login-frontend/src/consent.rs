@@ -4,7 +4,8 @@ use serde_json::{Value, json};
 
 use crate::api::Split;
 
-/// The claims a standard scope asks for (OpenID Connect Core §5.4).
+/// The claims a standard scope asks for (OpenID Connect Core §5.4). The host has the same table;
+/// this copy keeps the example free of host crates, as a front-end in another language would be.
 pub fn scope_claims(scope: &str) -> &'static [&'static str] {
     match scope {
         "profile" => &[
