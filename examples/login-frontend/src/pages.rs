@@ -87,9 +87,10 @@ pub fn login(sid: &str, client: &Client, notes: LoginNotes<'_>) -> Markup {
                 input type="hidden" name="sid" value=(sid);
                 label for="username" { "Username" }
                 input #username type="text" name="username" value=[notes.username] autocomplete="username"
-                    autocapitalize="none" required autofocus;
+                    autocapitalize="none" required autofocus[notes.username.is_none()];
                 label for="password" { "Password" }
-                input #password type="password" name="password" autocomplete="current-password" required;
+                input #password type="password" name="password" autocomplete="current-password" required
+                    autofocus[notes.username.is_some()];
                 div.actions { button type="submit" { "Sign in" } }
             }
         },
@@ -136,7 +137,11 @@ pub fn consent(sid: &str, client: &Client, sub: &str, scope: &Split, claims: &Sp
                     legend { (client.display_name()) " would like to:" }
                     @for item in items(scope) {
                         @if item.name == "openid" {
-                            p.check { span { (scope_description("openid").unwrap_or_default()) } }
+                            // Always granted: without it there is no sign-in.
+                            label.check {
+                                input type="checkbox" checked disabled;
+                                span { (scope_description("openid").unwrap_or_default()) }
+                            }
                         } @else {
                             (check("scope", &item, html! {
                                 @match scope_description(&item.name) {
