@@ -184,6 +184,7 @@ impl Gatehouse {
             .nest("/authz-sessions/v1", authz)
             .nest("/clients/v1", clients)
             .nest("/monitor/v1", monitor)
+            .fallback(not_found)
             .layer(middleware::from_fn_with_state(self.state.clone(), record_metrics))
             .with_state(self.state.clone())
     }
@@ -305,6 +306,15 @@ async fn record_metrics(State(s): State<AppState>, request: Request, next: Next)
     let response = next.run(request).await;
     s.http_metrics.record(&route, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// Unknown paths get a problem document, like every other API error.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    crate::http::problem(
+        axum::http::StatusCode::NOT_FOUND,
+        &format!("no such endpoint: {}", uri.path()),
+        serde_json::Value::Null,
+    )
 }
 
 /// The OpenAPI document of the authorization-session, client and monitoring APIs.
