@@ -20,7 +20,7 @@ use gatehouse_protocol::store::Store;
 use gatehouse_protocol::world::{Clock, Random, SystemClock, SystemRandom};
 use gatehouse_protocol::{Endpoints, Lifetimes, Ports, Provider, Settings};
 use gatehouse_signer::SoftwareSigner;
-use gatehouse_store::{PostgresStore, SqliteStore};
+use gatehouse_store::{CachedStore, PostgresStore, SqliteStore};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, SigningBackend, StorageBackend};
@@ -90,7 +90,7 @@ impl Gatehouse {
             config.signing.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
         let sealer = Arc::new(Sealer::new(&master_key(&master_key_file, random.as_ref())?));
 
-        let store: Arc<dyn Store> = match config.storage.backend {
+        let backend: Arc<dyn Store> = match config.storage.backend {
             StorageBackend::Sqlite => {
                 let path = config.storage.path.clone().unwrap_or_else(|| config.data_dir.join("gatehouse.db"));
                 Arc::new(SqliteStore::open(&path, config.storage.readers).map_err(|e| StartupError(e.to_string()))?)
@@ -104,6 +104,7 @@ impl Gatehouse {
                 )
             }
         };
+        let store: Arc<dyn Store> = Arc::new(CachedStore::new(backend, &["clients"], config.storage.client_cache_ttl));
 
         let signer: Arc<dyn Signer> = match config.signing.backend {
             SigningBackend::Software => Arc::new(
