@@ -20,7 +20,7 @@ use gatehouse_protocol::store::Store;
 use gatehouse_protocol::world::{Clock, Random, SystemClock, SystemRandom};
 use gatehouse_protocol::{Endpoints, Lifetimes, Ports, Provider, Settings};
 use gatehouse_signer::SoftwareSigner;
-use gatehouse_store::{PostgresStore, SqliteStore};
+use gatehouse_store::{CachedStore, PostgresStore, SqliteStore};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, SigningBackend, StorageBackend};
@@ -90,7 +90,7 @@ impl Gatehouse {
             config.signing.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
         let sealer = Arc::new(Sealer::new(&master_key(&master_key_file, random.as_ref())?));
 
-        let store: Arc<dyn Store> = match config.storage.backend {
+        let backend: Arc<dyn Store> = match config.storage.backend {
             StorageBackend::Sqlite => {
                 let path = config.storage.path.clone().unwrap_or_else(|| config.data_dir.join("gatehouse.db"));
                 Arc::new(SqliteStore::open(&path, config.storage.readers).map_err(|e| StartupError(e.to_string()))?)
@@ -104,6 +104,7 @@ impl Gatehouse {
                 )
             }
         };
+        let store: Arc<dyn Store> = Arc::new(CachedStore::new(backend, &["clients"], config.storage.client_cache_ttl));
 
         let signer: Arc<dyn Signer> = match config.signing.backend {
             SigningBackend::Software => Arc::new(
@@ -184,6 +185,7 @@ impl Gatehouse {
             .nest("/authz-sessions/v1", authz)
             .nest("/clients/v1", clients)
             .nest("/monitor/v1", monitor)
+            .fallback(not_found)
             .layer(middleware::from_fn_with_state(self.state.clone(), record_metrics))
             .with_state(self.state.clone())
     }
@@ -305,6 +307,15 @@ async fn record_metrics(State(s): State<AppState>, request: Request, next: Next)
     let response = next.run(request).await;
     s.http_metrics.record(&route, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// Unknown paths get a problem document, like every other API error.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    crate::http::problem(
+        axum::http::StatusCode::NOT_FOUND,
+        &format!("no such endpoint: {}", uri.path()),
+        serde_json::Value::Null,
+    )
 }
 
 /// The OpenAPI document of the authorization-session, client and monitoring APIs.

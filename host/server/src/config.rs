@@ -84,6 +84,15 @@ pub struct StorageConfig {
     /// PostgreSQL connections in the pool.
     #[serde(default = "default_pool_size")]
     pub pool_size: usize,
+    /// How long client records are cached in memory. Changes made through this host apply
+    /// at once; changes made by another host sharing the database within this time. "0s"
+    /// turns the cache off.
+    #[serde(with = "humantime_serde", default = "d5s")]
+    pub client_cache_ttl: Duration,
+}
+
+fn d5s() -> Duration {
+    Duration::from_secs(5)
 }
 
 fn default_pool_size() -> usize {
@@ -110,6 +119,7 @@ impl Default for StorageConfig {
             readers: default_readers(),
             url: None,
             pool_size: default_pool_size(),
+            client_cache_ttl: d5s(),
         }
     }
 }
