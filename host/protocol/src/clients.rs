@@ -101,10 +101,9 @@ impl Provider {
         if m.token_endpoint_auth_method == AuthMethod::None && m.has_grant_type("client_credentials") {
             return Err(bad_metadata("public clients (token_endpoint_auth_method none) cannot use client_credentials"));
         }
-        if let Some(alg) = m.id_token_signed_response_alg {
-            if !self.signer().supported_algorithms().contains(&alg) {
-                return Err(bad_metadata(format!("id_token_signed_response_alg {alg} is not available")));
-            }
+        if let Some(alg) = m.id_token_signed_response_alg.filter(|a| !self.signer().supported_algorithms().contains(a))
+        {
+            return Err(bad_metadata(format!("id_token_signed_response_alg {alg} is not available")));
         }
         Ok(())
     }

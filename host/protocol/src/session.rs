@@ -74,6 +74,9 @@ pub struct AuthzSession {
     pub data: JsonObject,
     #[serde(default)]
     pub directive: AuthDirective,
+    /// Whether the session is in the store (a session answered at once never is).
+    #[serde(skip)]
+    stored: bool,
 }
 
 const SESSIONS: Collection<AuthzSession> = Collection::new("authz_sessions");
@@ -350,11 +353,12 @@ impl Provider {
             stage: Stage::Auth,
             data,
             directive: AuthDirective::default(),
+            stored: false,
         };
         let mut forced_login = false;
         match self.hook(HookStage::Started, &mut session, None).await {
             Ok(HookAction::Continue) => {}
-            Ok(HookAction::Deny(e)) | Err(e) => return self.close_with_error(session, &e, false).await,
+            Ok(HookAction::Deny(e)) | Err(e) => return self.close_with_error(session, &e).await,
             Ok(HookAction::Authenticate { acr, reason }) => {
                 forced_login = true;
                 session.directive = AuthDirective { required_acr: acr, reason, redirect: None };
@@ -372,10 +376,10 @@ impl Provider {
             Some(subject) => self.after_authentication(session, subject, &client).await,
             None if session.request.has_prompt(PromptValue::None) => {
                 let e = OAuthError::new(ErrorCode::LoginRequired, "the user is not logged in");
-                self.close_with_error(session, &e, false).await
+                self.close_with_error(session, &e).await
             }
             None => {
-                SESSIONS.put(self.store(), &session.sid, &session, Some(session.expires_at)).await?;
+                self.save(&mut session).await?;
                 Ok(self.auth_prompt(session, &client))
             }
         }
@@ -437,7 +441,7 @@ impl Provider {
         let session = self.load(sid, self.now()).await?;
         let description =
             input.error_description.unwrap_or_else(|| "the user or the login service denied the request".into());
-        self.close_with_error(session, &OAuthError::new(code, description), true).await
+        self.close_with_error(session, &OAuthError::new(code, description)).await
     }
 
     /// The session's current prompt.
@@ -464,12 +468,29 @@ impl Provider {
         let data = data_object(Some(data))?.unwrap_or_default();
         let mut session = self.load(sid, self.now()).await?;
         session.data = data;
-        SESSIONS.put(self.store(), &session.sid, &session, Some(session.expires_at)).await?;
+        self.save(&mut session).await?;
         Ok(session.data)
     }
 
     async fn load(&self, sid: &str, now: UnixTime) -> Result<AuthzSession, ApiError> {
-        SESSIONS.get(self.store(), sid, now).await?.ok_or_else(|| not_found(sid))
+        let mut session = SESSIONS.get(self.store(), sid, now).await?.ok_or_else(|| not_found(sid))?;
+        session.stored = true;
+        Ok(session)
+    }
+
+    async fn save(&self, session: &mut AuthzSession) -> Result<(), ApiError> {
+        SESSIONS.put(self.store(), &session.sid, session, Some(session.expires_at)).await?;
+        session.stored = true;
+        Ok(())
+    }
+
+    /// Closes the session so that exactly one caller completes it; a session that was never
+    /// stored is answered at once and has nothing to close.
+    async fn close(&self, session: &AuthzSession) -> Result<(), ApiError> {
+        if session.stored && SESSIONS.take(self.store(), &session.sid, self.now()).await?.is_none() {
+            return Err(not_found(&session.sid));
+        }
+        Ok(())
     }
 
     async fn session_client(&self, session: &AuthzSession) -> Result<Client, ApiError> {
@@ -535,7 +556,7 @@ impl Provider {
     ) -> Result<Prompt, ApiError> {
         match self.hook(HookStage::Authenticated, &mut session, Some(&subject)).await {
             Ok(HookAction::Continue) => {}
-            Ok(HookAction::Deny(e)) | Err(e) => return self.close_with_error(session, &e, true).await,
+            Ok(HookAction::Deny(e)) | Err(e) => return self.close_with_error(session, &e).await,
             Ok(HookAction::Authenticate { acr, reason }) => {
                 session.stage = Stage::Auth;
                 session.directive = AuthDirective { required_acr: acr, reason, redirect: None };
@@ -561,8 +582,8 @@ impl Provider {
                 Ok(ConsentVerdict::Grant(input)) => {
                     return self.finish(session, subject, client, input, Grantor::Policy).await;
                 }
-                Ok(ConsentVerdict::Deny(e)) => return self.close_with_error(session, &e, true).await,
-                Err(f) => return self.close_with_error(session, &f.into_oauth(), true).await,
+                Ok(ConsentVerdict::Deny(e)) => return self.close_with_error(session, &e).await,
+                Err(f) => return self.close_with_error(session, &f.into_oauth()).await,
             }
         }
         let nothing_new = scope.new.is_empty() && claims.new.is_empty();
@@ -574,20 +595,20 @@ impl Provider {
         }
         if session.request.has_prompt(PromptValue::None) {
             let e = OAuthError::new(ErrorCode::ConsentRequired, "the user has not consented to this request");
-            return self.close_with_error(session, &e, true).await;
+            return self.close_with_error(session, &e).await;
         }
         session.stage = Stage::Consent { subject: subject.clone() };
-        SESSIONS.put(self.store(), &session.sid, &session, Some(session.expires_at)).await?;
+        self.save(&mut session).await?;
         Ok(self.consent_prompt(session, client, &subject, scope, claims))
     }
 
-    async fn reauthenticate(&self, session: AuthzSession, client: &Client) -> Result<Prompt, ApiError> {
+    async fn reauthenticate(&self, mut session: AuthzSession, client: &Client) -> Result<Prompt, ApiError> {
         if session.request.has_prompt(PromptValue::None) {
             let e =
                 OAuthError::new(ErrorCode::InteractionRequired, "the login service needs to interact with the user");
-            return self.close_with_error(session, &e, true).await;
+            return self.close_with_error(session, &e).await;
         }
-        SESSIONS.put(self.store(), &session.sid, &session, Some(session.expires_at)).await?;
+        self.save(&mut session).await?;
         Ok(self.auth_prompt(session, client))
     }
 
@@ -649,7 +670,7 @@ impl Provider {
         }
         match self.hook(HookStage::BeforeResponse, &mut session, Some(&subject)).await {
             Ok(HookAction::Continue) => {}
-            Ok(HookAction::Deny(e)) | Err(e) => return self.close_with_error(session, &e, true).await,
+            Ok(HookAction::Deny(e)) | Err(e) => return self.close_with_error(session, &e).await,
             Ok(HookAction::Authenticate { acr, reason }) => {
                 session.stage = Stage::Auth;
                 session.directive = AuthDirective { required_acr: acr, reason, redirect: None };
@@ -661,11 +682,9 @@ impl Provider {
                 return self.reauthenticate(session, client).await;
             }
         }
-        let now = self.now();
         // Exactly one caller closes a session: concurrent consents cannot issue two codes.
-        if SESSIONS.take(self.store(), &session.sid, now).await?.is_none() {
-            return Err(not_found(&session.sid));
-        }
+        self.close(&session).await?;
+        let now = self.now();
         if consent.long_lived {
             let key = ConsentRecord::key(&subject.sub, &client.client_id);
             let previous = CONSENTS.get(self.store(), &key, now).await?;
@@ -740,16 +759,9 @@ impl Provider {
         Ok(self.response(Some(session.sid), &to, vec![("code", code)], Some(subject.sid), session.data))
     }
 
-    /// Closes the session (if it was stored) and answers with an error for the client.
-    async fn close_with_error(
-        &self,
-        session: AuthzSession,
-        error: &OAuthError,
-        stored: bool,
-    ) -> Result<Prompt, ApiError> {
-        if stored && SESSIONS.take(self.store(), &session.sid, self.now()).await?.is_none() {
-            return Err(not_found(&session.sid));
-        }
+    /// Closes the session and answers with an error for the client.
+    async fn close_with_error(&self, session: AuthzSession, error: &OAuthError) -> Result<Prompt, ApiError> {
+        self.close(&session).await?;
         let to = RedirectTarget {
             uri: session.request.redirect_uri.clone(),
             mode: session.request.response_mode,

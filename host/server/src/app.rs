@@ -20,7 +20,7 @@ use gatehouse_protocol::store::Store;
 use gatehouse_protocol::world::{Clock, Random, SystemClock, SystemRandom};
 use gatehouse_protocol::{Endpoints, Lifetimes, Ports, Provider, Settings};
 use gatehouse_signer::SoftwareSigner;
-use gatehouse_store::SqliteStore;
+use gatehouse_store::{CachedStore, PostgresStore, SqliteStore};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, SigningBackend, StorageBackend};
@@ -90,12 +90,21 @@ impl Gatehouse {
             config.signing.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
         let sealer = Arc::new(Sealer::new(&master_key(&master_key_file, random.as_ref())?));
 
-        let store: Arc<dyn Store> = match config.storage.backend {
+        let backend: Arc<dyn Store> = match config.storage.backend {
             StorageBackend::Sqlite => {
                 let path = config.storage.path.clone().unwrap_or_else(|| config.data_dir.join("gatehouse.db"));
                 Arc::new(SqliteStore::open(&path, config.storage.readers).map_err(|e| StartupError(e.to_string()))?)
             }
+            StorageBackend::Postgres => {
+                let url = config.storage.url.as_ref().map(|u| u.expose().as_str()).unwrap_or_default();
+                Arc::new(
+                    PostgresStore::connect(url, config.storage.pool_size)
+                        .await
+                        .map_err(|e| StartupError(format!("storage: {e}")))?,
+                )
+            }
         };
+        let store: Arc<dyn Store> = Arc::new(CachedStore::new(backend, &["clients"], config.storage.client_cache_ttl));
 
         let signer: Arc<dyn Signer> = match config.signing.backend {
             SigningBackend::Software => Arc::new(
@@ -176,6 +185,7 @@ impl Gatehouse {
             .nest("/authz-sessions/v1", authz)
             .nest("/clients/v1", clients)
             .nest("/monitor/v1", monitor)
+            .fallback(not_found)
             .layer(middleware::from_fn_with_state(self.state.clone(), record_metrics))
             .with_state(self.state.clone())
     }
@@ -279,14 +289,14 @@ fn api_tokens(configured: &[String], file: &Path, random: &dyn Random) -> Result
 async fn require_authz_token(State(s): State<AppState>, request: Request, next: Next) -> Response {
     match s.authz_api.check(request.headers()) {
         Ok(()) => next.run(request).await,
-        Err(response) => response,
+        Err(response) => *response,
     }
 }
 
 async fn require_admin_token(State(s): State<AppState>, request: Request, next: Next) -> Response {
     match s.admin_api.check(request.headers()) {
         Ok(()) => next.run(request).await,
-        Err(response) => response,
+        Err(response) => *response,
     }
 }
 
@@ -297,6 +307,15 @@ async fn record_metrics(State(s): State<AppState>, request: Request, next: Next)
     let response = next.run(request).await;
     s.http_metrics.record(&route, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// Unknown paths get a problem document, like every other API error.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    crate::http::problem(
+        axum::http::StatusCode::NOT_FOUND,
+        &format!("no such endpoint: {}", uri.path()),
+        serde_json::Value::Null,
+    )
 }
 
 /// The OpenAPI document of the authorization-session, client and monitoring APIs.

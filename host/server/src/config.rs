@@ -9,6 +9,7 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use gatehouse_protocol::clients::ClientRegistration;
+use gatehouse_protocol::secret::Secret;
 use gatehouse_protocol::signer::Alg;
 use serde::Deserialize;
 
@@ -73,9 +74,29 @@ pub struct StorageConfig {
     /// The SQLite database file; `<data_dir>/gatehouse.db` when absent.
     #[serde(default)]
     pub path: Option<PathBuf>,
-    /// Reader connections beside the one writer.
+    /// SQLite reader connections beside the one writer.
     #[serde(default = "default_readers")]
     pub readers: usize,
+    /// The PostgreSQL connection string (`postgres://user:password@host/db` or libpq
+    /// `host=… user=… dbname=…`). It may hold a password, so it is never logged.
+    #[serde(default)]
+    pub url: Option<Secret<String>>,
+    /// PostgreSQL connections in the pool.
+    #[serde(default = "default_pool_size")]
+    pub pool_size: usize,
+    /// How long client records are cached in memory. Changes made through this host apply
+    /// at once; changes made by another host sharing the database within this time. "0s"
+    /// turns the cache off.
+    #[serde(with = "humantime_serde", default = "d5s")]
+    pub client_cache_ttl: Duration,
+}
+
+fn d5s() -> Duration {
+    Duration::from_secs(5)
+}
+
+fn default_pool_size() -> usize {
+    16
 }
 
 #[derive(Debug, Default, Deserialize, PartialEq, Eq)]
@@ -83,6 +104,7 @@ pub struct StorageConfig {
 pub enum StorageBackend {
     #[default]
     Sqlite,
+    Postgres,
 }
 
 fn default_readers() -> usize {
@@ -91,7 +113,14 @@ fn default_readers() -> usize {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { backend: StorageBackend::Sqlite, path: None, readers: default_readers() }
+        Self {
+            backend: StorageBackend::Sqlite,
+            path: None,
+            readers: default_readers(),
+            url: None,
+            pool_size: default_pool_size(),
+            client_cache_ttl: d5s(),
+        }
     }
 }
 
@@ -233,9 +262,10 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(file));
         }
+        // `filter` sees the key after `split` has turned `__` into `.`.
         figment = figment.merge(Env::prefixed("GATEHOUSE_").split("__").filter(|k| {
             let top = k.as_str().split('.').next().unwrap_or_default();
-            SECTIONS.contains(&top)
+            SECTIONS.iter().any(|s| s.eq_ignore_ascii_case(top))
         }));
         Self::extract(figment)
     }
@@ -311,8 +341,14 @@ impl Config {
         if l.code.as_secs() > 600 {
             return Err(ConfigError("lifetimes.code must be at most 10 minutes (RFC 6749 §4.1.2)".into()));
         }
-        if self.storage.readers == 0 {
-            return Err(ConfigError("storage.readers must be at least 1".into()));
+        if self.storage.readers == 0 || self.storage.pool_size == 0 {
+            return Err(ConfigError("storage.readers and storage.pool_size must be at least 1".into()));
+        }
+        if self.storage.backend == StorageBackend::Postgres && self.storage.url.is_none() {
+            return Err(ConfigError(
+                "storage.backend is postgres but storage.url is missing; set it, e.g. with GATEHOUSE_STORAGE__URL"
+                    .into(),
+            ));
         }
         Ok(())
     }

@@ -219,7 +219,8 @@ impl TokenHashes {
     }
 
     /// Checks the request's bearer token; every configured hash is compared in constant time.
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), Response> {
+    /// The error is the 401 answer.
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), Box<Response>> {
         let given = bearer(headers).map(|t| sha256(t.as_bytes()));
         let ok = given.is_some_and(|g| self.hashes.iter().fold(false, |acc, h| acc | constant_time_eq(h, &g)));
         if ok {
@@ -233,7 +234,7 @@ impl TokenHashes {
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="gatehouse""#));
-        Err(response)
+        Err(Box::new(response))
     }
 }
 

@@ -96,8 +96,11 @@ impl Draft<'_> {
     }
 }
 
+/// One check of the pipeline.
+type Check = fn(&Provider, &mut Draft<'_>) -> Result<(), OAuthError>;
+
 /// Checks whose errors go back to the client, in order.
-const AFTER_REDIRECT: &[fn(&Provider, &mut Draft<'_>) -> Result<(), OAuthError>] = &[
+const AFTER_REDIRECT: &[Check] = &[
     duplicates::check,
     response_mode::check,
     request_object::check,
