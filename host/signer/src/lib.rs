@@ -5,6 +5,8 @@
 pub mod certificate;
 pub mod pkcs11;
 pub mod ring;
+#[cfg(feature = "test-support")]
+pub mod softhsm;
 pub mod software;
 
 pub use pkcs11::{Pkcs11Config, Pkcs11Signer};

@@ -15,7 +15,7 @@ use cryptoki::types::AuthPin;
 use gatehouse_protocol::jose;
 use gatehouse_protocol::signer::{Alg, SignError, Signer};
 use gatehouse_protocol::world::UnixTime;
-use gatehouse_signer::pkcs11::admin::{self, KeyKind};
+use gatehouse_signer::pkcs11::admin::{self, KeyKind, KeySpec};
 use gatehouse_signer::pkcs11::{Error, PinSource, Pkcs11Config, Pkcs11Signer};
 use gatehouse_signer::ring::KeyState;
 use serde_json::json;
@@ -115,15 +115,32 @@ async fn keys_added_while_running_go_live_after_a_rescan() {
     let signer = Pkcs11Signer::open(token.config.clone(), now).await.unwrap();
     assert!(signer.active_key(Alg::ES384, now).is_err());
 
+    // Keys are made in this process through the module the signer uses, so the signer is
+    // paused meanwhile: SoftHSM can lose sight of an object made while another session
+    // searches the token. (An operator's `gatehouse keys generate` runs in its own process.)
+    let add = |label: &'static str, kind| {
+        let config = token.config.clone();
+        signer.with_signing_paused(move || {
+            let spec = KeySpec {
+                label: label.into(),
+                kind,
+                not_before: now.minus(days(1)),
+                not_after: now.plus(days(30)),
+                common_name: None,
+            };
+            admin::generate(&config, &spec).unwrap()
+        })
+    };
+
     // On demand.
-    let p384 = token.key("p384", KeyKind::P384, now.minus(days(1)), now.plus(days(30)));
+    let p384 = add("p384", KeyKind::P384).await;
     let report = signer.rescan().await.unwrap();
     assert!(report.keys.contains(&p384.kid), "{report:?}");
     assert_eq!(signer.active_key(Alg::ES384, now).unwrap(), p384.kid);
     signed(&signer, Alg::ES384, now).await.unwrap();
 
     // By the periodic rescan.
-    let rsa = token.key("rsa", KeyKind::Rsa { bits: 2048 }, now.minus(days(1)), now.plus(days(30)));
+    let rsa = add("rsa", KeyKind::Rsa { bits: 2048 }).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while signer.active_key(Alg::RS256, now).is_err() {
         assert!(Instant::now() < deadline, "the periodic rescan did not find the new key");
@@ -168,7 +185,7 @@ async fn objects_that_do_not_make_a_usable_pair_are_skipped_with_reasons() {
 
     let (pkcs11, slot) = intruder(&token.label);
     let session = pkcs11.open_rw_session(slot).unwrap();
-    let _ = session.login(UserType::User, Some(&AuthPin::from(PIN)));
+    let _ = session.login(UserType::User, Some(&AuthPin::from(gatehouse_signer::softhsm::PIN)));
     let find =
         |class, id: &str| session.find_objects(&[Attribute::Class(class), Attribute::Id(hex_bytes(id))]).unwrap();
     // A key whose certificate is gone; a certificate (copied) without a key.

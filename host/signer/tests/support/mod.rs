@@ -1,17 +1,10 @@
-//! A throwaway SoftHSM2 for the tests: a private configuration and token directory per test
-//! process, and a fresh token per test.
-//!
-//! SoftHSM must be installed (`scripts/install-test-deps.sh`, or `apt-get install softhsm2
-//! opensc`); without it the tests fail, they are never skipped.
+//! Helpers of the PKCS#11 tests: the SoftHSM fixture (`gatehouse_signer::softhsm`), an
+//! independent verifier (RustCrypto), signing under load, and fault injection.
 
 #![allow(dead_code)]
 
-use std::path::Path;
-use std::process::Command;
-use std::sync::OnceLock;
-
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -19,98 +12,25 @@ use gatehouse_protocol::jose;
 use gatehouse_protocol::signer::{Alg, SignError, Signer};
 use gatehouse_protocol::world::UnixTime;
 use gatehouse_signer::pkcs11::Pkcs11Signer;
-use gatehouse_signer::pkcs11::admin::{self, KeyInfo, KeyKind, KeySpec};
-use gatehouse_signer::pkcs11::{PinSource, Pkcs11Config};
+use gatehouse_signer::pkcs11::admin::KeyKind;
+use gatehouse_signer::softhsm;
+pub use gatehouse_signer::softhsm::{MODULE, TestToken};
 use serde_json::json;
 
-pub const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
-pub const PIN: &str = "48151623";
-const SO_PIN: &str = "87654321";
 pub const DAY: i64 = 86_400;
 
-pub struct SoftHsm {
-    dir: tempfile::TempDir,
-    /// Keeps the module loaded and initialised for the whole process: PKCS#11 modules need not
-    /// survive concurrent `C_Initialize` calls, nor being unloaded and loaded again.
-    _module: Pkcs11,
+/// Logs to the test output when `RUST_LOG` asks for it.
+pub fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
 }
 
-/// The process's SoftHSM: configured once, before any test loads the module, because the
-/// module reads `SOFTHSM2_CONF` when it is initialised. Tokens are per test; the token
-/// directory is per process.
-pub fn softhsm() -> &'static SoftHsm {
-    static SOFTHSM: OnceLock<SoftHsm> = OnceLock::new();
-    SOFTHSM.get_or_init(|| {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-        assert!(
-            Path::new(MODULE).is_file(),
-            "SoftHSM2 is not installed ({MODULE} is missing): run scripts/install-test-deps.sh \
-             or `apt-get install softhsm2 opensc`"
-        );
-        let dir = tempfile::tempdir().expect("temp dir");
-        let tokens = dir.path().join("tokens");
-        std::fs::create_dir(&tokens).expect("token dir");
-        let conf = dir.path().join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!("directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n", tokens.display()),
-        )
-        .expect("softhsm2.conf");
-        for index in 0..TOKENS {
-            let made = Command::new("softhsm2-util")
-                .env("SOFTHSM2_CONF", &conf)
-                .args(["--init-token", "--free", "--label", &label(index), "--so-pin", SO_PIN, "--pin", PIN])
-                .output()
-                .expect("softhsm2-util runs (package softhsm2)");
-            assert!(made.status.success(), "softhsm2-util --init-token: {}", String::from_utf8_lossy(&made.stderr));
-        }
-        // SAFETY: this runs once, before any thread of the test process initialises the
-        // module (the only code that reads the variable outside Rust's own lock).
-        unsafe { std::env::set_var("SOFTHSM2_CONF", &conf) };
-        let module = Pkcs11::new(MODULE).expect("load SoftHSM");
-        module.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)).expect("C_Initialize");
-        SoftHsm { dir, _module: module }
-    })
-}
-
-/// A token made for one test, with a PIN file and a configuration that uses it.
-pub struct TestToken {
-    pub label: String,
-    pub config: Pkcs11Config,
-}
-
-/// Tokens made for each test process. SoftHSM's slot list is not safe to change while other
-/// threads use the module, so all tokens are made (by `softhsm2-util`, like an operator would)
-/// before any test loads the module, and each test takes one of them.
-const TOKENS: usize = 16;
-
-fn label(index: usize) -> String {
-    format!("gatehouse-test-{index}")
-}
-
-/// A fresh token no other test uses; `name` says which test has it.
+/// A fresh SoftHSM token for one test.
 pub fn token(name: &str) -> TestToken {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let hsm = softhsm();
-    let index = NEXT.fetch_add(1, Ordering::SeqCst);
-    assert!(index < TOKENS, "more than {TOKENS} tokens wanted: raise TOKENS in tests/support/mod.rs");
-    let label = label(index);
-    let pin_file = hsm.dir.path().join(format!("{name}-{index}.pin"));
-    std::fs::write(&pin_file, format!("{PIN}\n")).expect("pin file");
-    let mut config = Pkcs11Config::new(MODULE, &label, PinSource::File(pin_file));
-    config.sessions = 2;
-    TestToken { label, config }
-}
-
-impl TestToken {
-    /// Generates a key pair with a certificate valid from `from` to `to`.
-    pub fn key(&self, label: &str, kind: KeyKind, from: UnixTime, to: UnixTime) -> KeyInfo {
-        let spec = KeySpec { label: label.to_owned(), kind, not_before: from, not_after: to, common_name: None };
-        admin::generate(&self.config, &spec).unwrap_or_else(|e| panic!("generating {label}: {e}"))
-    }
+    logs();
+    softhsm::token(name)
 }
 
 pub fn now() -> UnixTime {
