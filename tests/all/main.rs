@@ -8,6 +8,7 @@ mod api_errors;
 mod clients_api;
 mod code_flow;
 mod frontend;
+mod hsm;
 mod negative;
 mod restart;
 mod session_data;

@@ -19,13 +19,13 @@ use gatehouse_protocol::signer::Signer;
 use gatehouse_protocol::store::Store;
 use gatehouse_protocol::world::{Clock, Random, SystemClock, SystemRandom};
 use gatehouse_protocol::{Endpoints, Lifetimes, Ports, Provider, Settings};
-use gatehouse_signer::SoftwareSigner;
+use gatehouse_signer::{Pkcs11Signer, SoftwareSigner};
 use gatehouse_store::{CachedStore, PostgresStore, SqliteStore};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, SigningBackend, StorageBackend};
 use crate::http::TokenHashes;
-use crate::metrics::{HttpMetrics, MetricSource, Snapshot, StorePool};
+use crate::metrics::{HttpMetrics, MetricSource, SignerMetricsSource, Snapshot, StorePool};
 use crate::routes;
 
 /// A server that could not start, with what to fix.
@@ -51,6 +51,8 @@ pub struct Inner {
     pub login_url: Option<String>,
     pub http_metrics: Arc<HttpMetrics>,
     pub metric_sources: Vec<Arc<dyn MetricSource>>,
+    /// The HSM backend, when signing uses one: rescanned by the admin API and SIGHUP.
+    pub hsm: Option<Arc<Pkcs11Signer>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -106,12 +108,26 @@ impl Gatehouse {
         };
         let store: Arc<dyn Store> = Arc::new(CachedStore::new(backend, &["clients"], config.storage.client_cache_ttl));
 
-        let signer: Arc<dyn Signer> = match config.signing.backend {
-            SigningBackend::Software => Arc::new(
-                SoftwareSigner::load_or_generate(store.as_ref(), &sealer, random.as_ref(), clock.now())
-                    .await
-                    .map_err(|e| StartupError(format!("software signing keys: {e}")))?,
+        let (signer, hsm): (Arc<dyn Signer>, Option<Arc<Pkcs11Signer>>) = match config.signing.backend {
+            SigningBackend::Software => (
+                Arc::new(
+                    SoftwareSigner::load_or_generate(store.as_ref(), &sealer, random.as_ref(), clock.now())
+                        .await
+                        .map_err(|e| StartupError(format!("software signing keys: {e}")))?,
+                ),
+                None,
             ),
+            SigningBackend::Pkcs11 => {
+                let hsm_config = config.signing.pkcs11.clone().ok_or_else(|| {
+                    StartupError("signing.backend is \"pkcs11\" but [signing.pkcs11] is missing".into())
+                })?;
+                let hsm = Arc::new(
+                    Pkcs11Signer::open(hsm_config, clock.now())
+                        .await
+                        .map_err(|e| StartupError(format!("PKCS#11 signing: {e}")))?,
+                );
+                (hsm.clone(), Some(hsm))
+            }
         };
         for (what, alg) in [
             ("signing.id_token_alg", config.signing.id_token_alg),
@@ -125,7 +141,7 @@ impl Gatehouse {
         let settings = settings(config);
         let ports = Ports {
             store: store.clone(),
-            signer,
+            signer: signer.clone(),
             sealer,
             clock,
             random: random.clone(),
@@ -145,7 +161,8 @@ impl Gatehouse {
         let admin_hashes =
             api_tokens(&config.api.admin_token_hashes, &config.data_dir.join("admin-api.token"), random.as_ref())?;
         let http_metrics = Arc::new(HttpMetrics::default());
-        let metric_sources: Vec<Arc<dyn MetricSource>> = vec![http_metrics.clone(), Arc::new(StorePool(store))];
+        let metric_sources: Vec<Arc<dyn MetricSource>> =
+            vec![http_metrics.clone(), Arc::new(StorePool(store)), Arc::new(SignerMetricsSource(signer))];
         let state = AppState(Arc::new(Inner {
             provider,
             authz_api: TokenHashes::new("authorization-session API", &authz_hashes),
@@ -153,6 +170,7 @@ impl Gatehouse {
             login_url: config.frontend.login_url.clone(),
             http_metrics,
             metric_sources,
+            hsm,
         }));
         Ok(Gatehouse { state, listen })
     }
@@ -171,6 +189,10 @@ impl Gatehouse {
             .route("/{id}", get(routes::clients::get).put(routes::clients::update).delete(routes::clients::delete))
             .route("/{id}/secret", post(routes::clients::rotate_secret))
             .route_layer(middleware::from_fn_with_state(self.state.clone(), require_admin_token));
+        let admin = Router::new()
+            .route("/keys", get(routes::keys::plan))
+            .route("/keys/rescan", post(routes::keys::rescan))
+            .route_layer(middleware::from_fn_with_state(self.state.clone(), require_admin_token));
         let monitor = Router::new()
             .route("/metrics", get(routes::monitor::metrics))
             .route_layer(middleware::from_fn_with_state(self.state.clone(), require_admin_token))
@@ -185,6 +207,7 @@ impl Gatehouse {
             .nest("/authz-sessions/v1", authz)
             .nest("/clients/v1", clients)
             .nest("/monitor/v1", monitor)
+            .nest("/admin/v1", admin)
             .fallback(not_found)
             .layer(middleware::from_fn_with_state(self.state.clone(), record_metrics))
             .with_state(self.state.clone())

@@ -11,6 +11,7 @@ use figment::providers::{Env, Format, Toml};
 use gatehouse_protocol::clients::ClientRegistration;
 use gatehouse_protocol::secret::Secret;
 use gatehouse_protocol::signer::Alg;
+use gatehouse_signer::Pkcs11Config;
 use serde::Deserialize;
 
 /// Top-level keys, so unrelated `GATEHOUSE_*` variables in the environment are not mistaken
@@ -139,6 +140,9 @@ pub struct SigningConfig {
     /// read from this file, created with a random key when absent.
     #[serde(default)]
     pub master_key_file: Option<PathBuf>,
+    /// The HSM, for `backend = "pkcs11"`.
+    #[serde(default)]
+    pub pkcs11: Option<Pkcs11Config>,
 }
 
 impl Default for SigningConfig {
@@ -148,6 +152,7 @@ impl Default for SigningConfig {
             id_token_alg: default_alg(),
             access_token_alg: default_alg(),
             master_key_file: None,
+            pkcs11: None,
         }
     }
 }
@@ -159,8 +164,11 @@ fn default_alg() -> Alg {
 #[derive(Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum SigningBackend {
+    /// Keys generated on first start and kept, sealed, in the store.
     #[default]
     Software,
+    /// Keys in a PKCS#11 HSM, configured in `[signing.pkcs11]`.
+    Pkcs11,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -341,6 +349,7 @@ impl Config {
         if l.code.as_secs() > 600 {
             return Err(ConfigError("lifetimes.code must be at most 10 minutes (RFC 6749 §4.1.2)".into()));
         }
+        self.validate_signing()?;
         if self.storage.readers == 0 || self.storage.pool_size == 0 {
             return Err(ConfigError("storage.readers and storage.pool_size must be at least 1".into()));
         }
@@ -351,6 +360,31 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    fn validate_signing(&self) -> Result<(), ConfigError> {
+        match (&self.signing.backend, &self.signing.pkcs11) {
+            (SigningBackend::Software, None) => Ok(()),
+            (SigningBackend::Software, Some(_)) => Err(ConfigError(
+                "[signing.pkcs11] is set but signing.backend is \"software\"; set backend = \"pkcs11\" to use the HSM, or remove the section".into(),
+            )),
+            (SigningBackend::Pkcs11, None) => Err(ConfigError(
+                "signing.backend is \"pkcs11\" but [signing.pkcs11] is missing; give at least module, token_label and pin_file or pin_env".into(),
+            )),
+            (SigningBackend::Pkcs11, Some(hsm)) => {
+                // Tokens signed just before a key expires must stay verifiable until they do.
+                let l = &self.lifetimes;
+                let longest = l.access_token.max(l.id_token);
+                if hsm.retire_grace < longest {
+                    return Err(ConfigError(format!(
+                        "signing.pkcs11.retire_grace ({}) is shorter than the longest token lifetime ({}); tokens signed just before a key expires would stop verifying. Raise retire_grace",
+                        humantime::format_duration(hsm.retire_grace),
+                        humantime::format_duration(longest)
+                    )));
+                }
+                Ok(())
+            }
+        }
     }
 
     /// The address to listen on.

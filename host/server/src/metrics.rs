@@ -230,6 +230,31 @@ impl MetricSource for StorePool {
     }
 }
 
+/// Signing counters by key and algorithm, and the HSM session-pool gauges beside the
+/// storage pool's.
+pub struct SignerMetricsSource(pub std::sync::Arc<dyn gatehouse_protocol::signer::Signer>);
+
+impl MetricSource for SignerMetricsSource {
+    fn collect(&self, out: &mut Snapshot) {
+        let Some(m) = self.0.metrics() else { return };
+        for s in &m.signing {
+            let labels = || vec![("kid", s.kid.clone()), ("alg", s.alg.to_string())];
+            out.push("signing.operations", labels(), Sample::Counter(s.operations));
+            out.push("signing.errors", labels(), Sample::Counter(s.errors));
+            out.push("signing.latency.mean_ms", labels(), Sample::Gauge(s.mean_ms));
+            out.push("signing.latency.max_ms", labels(), Sample::Gauge(s.max_ms));
+        }
+        if let Some(p) = m.sessions {
+            out.gauge("signing.pool.max_sessions", p.max_connections as f64);
+            out.gauge("signing.pool.active_sessions", p.active_connections as f64);
+            out.gauge("signing.pool.idle_sessions", p.idle_connections as f64);
+            out.gauge("signing.pool.waiting_for_session", p.waiting_for_connection as f64);
+            out.gauge("signing.pool.mean_wait_ms", p.mean_wait_ms);
+            out.gauge("signing.pool.max_wait_ms", p.max_wait_ms);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

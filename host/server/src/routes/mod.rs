@@ -2,5 +2,6 @@
 
 pub mod authz_sessions;
 pub mod clients;
+pub mod keys;
 pub mod monitor;
 pub mod oauth;
