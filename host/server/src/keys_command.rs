@@ -29,9 +29,9 @@ pub enum KeysCommand {
         /// rsa2048, rsa3072, rsa4096, ec-p256 or ec-p384.
         #[arg(long = "type", default_value = "ec-p256")]
         kind: KeyKind,
-        #[arg(long, default_value = "now", value_parser = parse_time)]
+        #[arg(long, default_value = "now", value_parser = parse_time, allow_hyphen_values = true)]
         not_before: UnixTime,
-        #[arg(long, value_parser = parse_time)]
+        #[arg(long, value_parser = parse_time, allow_hyphen_values = true)]
         not_after: UnixTime,
         /// The certificate subject's common name (the label when absent).
         #[arg(long)]
@@ -39,7 +39,7 @@ pub enum KeysCommand {
     },
     /// Shows what Gatehouse would publish, and which key would sign, at a given time.
     Plan {
-        #[arg(long, default_value = "now", value_parser = parse_time)]
+        #[arg(long, default_value = "now", value_parser = parse_time, allow_hyphen_values = true)]
         at: UnixTime,
         #[arg(long)]
         json: bool,
