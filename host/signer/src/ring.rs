@@ -23,6 +23,14 @@ use serde::Serialize;
 
 use crate::certificate::CertifiedKey;
 
+/// `t` in RFC 3339, for messages to operators.
+pub fn rfc3339(t: UnixTime) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t.0)
+        .ok()
+        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| format!("{t} (Unix time)"))
+}
+
 /// How long before and after its certificate's validity a key is published.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Publication {

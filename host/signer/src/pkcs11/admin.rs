@@ -95,10 +95,8 @@ pub struct Inventory {
 
 /// Lists the usable keys on the token and the objects skipped, with reasons.
 pub fn list(config: &Pkcs11Config) -> Result<Inventory, Error> {
-    let token = Token::open(config)?;
-    let ring = token.ring(config)?;
+    let (ring, skipped) = Token::open(config)?.ring(config)?;
     let keys = ring
-        .0
         .keys()
         .iter()
         .map(|k| KeyInfo {
@@ -110,7 +108,7 @@ pub fn list(config: &Pkcs11Config) -> Result<Inventory, Error> {
             not_after: k.key.not_after,
         })
         .collect();
-    Ok(Inventory { keys, skipped: ring.1 })
+    Ok(Inventory { keys, skipped })
 }
 
 /// What would be published, and which key would sign each algorithm, at `at`.

@@ -169,10 +169,9 @@ fn pair(
         (Some(Attribute::KeyType(t)), KeyFamily::Rsa) if *t == KeyType::RSA => {
             if let (Some(Attribute::Modulus(n)), jose_jwk::Key::Rsa(public)) =
                 (key.get(AttributeType::Modulus), &certified.jwk.key)
+                && strip_zeros(n) != &public.n[..]
             {
-                if strip_zeros(n) != &public.n[..] {
-                    return Err(skip("the RSA key's modulus differs from the certificate's"));
-                }
+                return Err(skip("the RSA key's modulus differs from the certificate's"));
             }
         }
         (Some(Attribute::KeyType(t)), family @ (KeyFamily::P256 | KeyFamily::P384)) if *t == KeyType::EC => {

@@ -41,7 +41,7 @@ pub use config::{PinSource, Pkcs11Config};
 pub use discovery::Skipped;
 pub use hsm::ScanReport;
 
-use crate::ring::{KeyRing, Plan};
+use crate::ring::{KeyRing, Plan, rfc3339};
 use hsm::{Hsm, Maintained};
 use pool::{Job, Pool};
 
@@ -59,7 +59,7 @@ pub enum Error {
     TokenNotFound { label: String, present: String },
     #[error("the token {label:?} refused the login: {reason}. Check the PIN given by pin_file or pin_env")]
     Login { label: String, reason: String },
-    #[error("no key on the token {label:?} has a certificate valid now ({now}). {keys}")]
+    #[error("no key on the token {label:?} has a certificate valid now ({}). {keys}", rfc3339(*now))]
     NoValidKey { label: String, now: UnixTime, keys: String },
     #[error("the HSM is unavailable; reconnecting")]
     Unavailable,
@@ -220,7 +220,10 @@ fn inventory(ring: &KeyRing, report: &ScanReport) -> String {
     let mut parts: Vec<String> = ring
         .keys()
         .iter()
-        .map(|k| format!("key {:?} (id {}) is valid from {} to {}", k.label, k.id, k.key.not_before, k.key.not_after))
+        .map(|k| {
+            let (from, to) = (rfc3339(k.key.not_before), rfc3339(k.key.not_after));
+            format!("key {:?} (id {}) is valid from {from} to {to}", k.label, k.id)
+        })
         .collect();
     parts.extend(report.skipped.iter().map(|s| format!("{:?} (id {}) was skipped: {}", s.label, s.id, s.reason)));
     if parts.is_empty() {
