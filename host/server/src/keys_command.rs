@@ -112,9 +112,11 @@ fn print_plan(plan: &Plan) {
     if plan.active.is_empty() {
         println!("  no key signs: token requests would fail");
     }
-    for k in &plan.keys {
-        let state = serde_json::to_value(k.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        println!("  {:<10} {} ({}), valid {} to {}", state, k.kid, k.label, time(k.not_before), time(k.not_after));
+    for planned in &plan.keys {
+        let state = serde_json::to_value(planned.state).ok().and_then(|v| v.as_str().map(str::to_owned));
+        let k = &planned.key;
+        let state = state.unwrap_or_default();
+        println!("  {state:<10} {} ({}), valid {} to {}", k.kid, k.label, time(k.not_before), time(k.not_after));
     }
 }
 

@@ -150,20 +150,9 @@ impl KeyRing {
 
     /// What is published and which key signs each algorithm at `now`.
     pub fn plan(&self, now: UnixTime) -> Plan {
-        let mut keys: Vec<PlannedKey> = self
-            .keys
-            .iter()
-            .map(|k| PlannedKey {
-                kid: k.kid().to_owned(),
-                label: k.label.clone(),
-                id: k.id.clone(),
-                algs: k.algs().to_vec(),
-                not_before: k.key.not_before,
-                not_after: k.key.not_after,
-                state: self.state(k, now),
-            })
-            .collect();
-        keys.sort_by(|a, b| (a.not_before, &a.kid).cmp(&(b.not_before, &b.kid)));
+        let mut keys: Vec<PlannedKey> =
+            self.keys.iter().map(|k| PlannedKey { key: KeyInfo::from(k), state: self.state(k, now) }).collect();
+        keys.sort_by(|a, b| (a.key.not_before, &a.key.kid).cmp(&(b.key.not_before, &b.key.kid)));
         let active = Alg::ALL
             .into_iter()
             .filter_map(|alg| self.active(alg, now).map(|k| ActiveKey { alg, kid: k.kid().to_owned() }))
@@ -193,7 +182,7 @@ impl Plan {
             .filter(|k| {
                 matches!(k.state, KeyState::Upcoming | KeyState::Active | KeyState::Superseded | KeyState::Retired)
             })
-            .map(|k| k.kid.as_str())
+            .map(|k| k.key.kid.as_str())
             .collect()
     }
 }
@@ -204,14 +193,35 @@ pub struct ActiveKey {
     pub kid: String,
 }
 
+/// A key as operators see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct PlannedKey {
+pub struct KeyInfo {
     pub kid: String,
     pub label: String,
+    /// `CKA_ID` in hex, for HSM keys.
     pub id: String,
     pub algs: Vec<Alg>,
     pub not_before: UnixTime,
     pub not_after: UnixTime,
+}
+
+impl From<&RingKey> for KeyInfo {
+    fn from(k: &RingKey) -> Self {
+        KeyInfo {
+            kid: k.kid().to_owned(),
+            label: k.label.clone(),
+            id: k.id.clone(),
+            algs: k.algs().to_vec(),
+            not_before: k.key.not_before,
+            not_after: k.key.not_after,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PlannedKey {
+    #[serde(flatten)]
+    pub key: KeyInfo,
     pub state: KeyState,
 }
 
@@ -281,14 +291,14 @@ mod tests {
     #[test]
     fn plan_names_states() {
         let plan = ring().plan(UnixTime(21 * DAY));
-        let state = |kid| plan.keys.iter().find(|k| k.kid == kid).unwrap().state;
+        let state = |kid| plan.keys.iter().find(|k| k.key.kid == kid).unwrap().state;
         assert_eq!(state("old"), KeyState::Expired);
         assert_eq!(state("current"), KeyState::Superseded);
         assert_eq!(state("next"), KeyState::Active);
         assert_eq!(state("rsa"), KeyState::Active);
         assert_eq!(plan.active_kid(Alg::ES256), Some("next"));
         assert_eq!(plan.published(), ["rsa", "current", "next"]);
-        assert_eq!(ring().plan(UnixTime(0)).keys.iter().find(|k| k.kid == "next").unwrap().state, KeyState::Future);
+        assert_eq!(ring().plan(UnixTime(0)).keys.iter().find(|k| k.key.kid == "next").unwrap().state, KeyState::Future);
         assert_eq!(ring().plan(UnixTime(11 * DAY)).keys[0].state, KeyState::Retired);
     }
 }

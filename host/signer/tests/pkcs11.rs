@@ -62,7 +62,7 @@ async fn keys_of_every_validity_are_published_by_the_rules_and_the_current_ones_
     assert!(signer.verification_key(&future.kid, now).is_none());
 
     let plan = signer.plan(now);
-    let state = |kid: &str| plan.keys.iter().find(|k| k.kid == kid).unwrap().state;
+    let state = |kid: &str| plan.keys.iter().find(|k| k.key.kid == kid).unwrap().state;
     assert_eq!(state(&long_gone.kid), KeyState::Expired);
     assert_eq!(state(&retired.kid), KeyState::Retired);
     assert_eq!(state(&older.kid), KeyState::Superseded);

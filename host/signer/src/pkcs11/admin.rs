@@ -12,7 +12,6 @@ use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 use cryptoki::slot::Slot;
-use gatehouse_protocol::signer::Alg;
 use gatehouse_protocol::world::UnixTime;
 use rcgen::{
     CertificateParams, DistinguishedName, DnType, KeyUsagePurpose, PublicKeyData, SerialNumber, SignatureAlgorithm,
@@ -25,7 +24,8 @@ use super::config::Pkcs11Config;
 use super::discovery::{self, Skipped, ec_params, hex};
 use super::{Error, token};
 use crate::certificate::{self, KeyFamily, MIN_RSA_BITS};
-use crate::ring::{KeyRing, Plan};
+pub use crate::ring::KeyInfo;
+use crate::ring::{KeyRing, Plan, RingKey};
 
 /// The kinds of key pair the tools generate.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -74,18 +74,6 @@ pub struct KeySpec {
     pub common_name: Option<String>,
 }
 
-/// A usable key as the tools show it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct KeyInfo {
-    pub kid: String,
-    pub label: String,
-    /// `CKA_ID` in hex.
-    pub id: String,
-    pub algs: Vec<Alg>,
-    pub not_before: UnixTime,
-    pub not_after: UnixTime,
-}
-
 /// Everything on the token that concerns signing.
 #[derive(Clone, Debug, Serialize)]
 pub struct Inventory {
@@ -96,18 +84,7 @@ pub struct Inventory {
 /// Lists the usable keys on the token and the objects skipped, with reasons.
 pub fn list(config: &Pkcs11Config) -> Result<Inventory, Error> {
     let (ring, skipped) = Token::open(config)?.ring(config)?;
-    let keys = ring
-        .keys()
-        .iter()
-        .map(|k| KeyInfo {
-            kid: k.kid().to_owned(),
-            label: k.label.clone(),
-            id: k.id.clone(),
-            algs: k.algs().to_vec(),
-            not_before: k.key.not_before,
-            not_after: k.key.not_after,
-        })
-        .collect();
+    let keys = ring.keys().iter().map(KeyInfo::from).collect();
     Ok(Inventory { keys, skipped })
 }
 
@@ -135,14 +112,7 @@ pub fn generate(config: &Pkcs11Config, spec: &KeySpec) -> Result<KeyInfo, Error>
         let _ = token.session.destroy_object(public);
     }
     let certified = stored?;
-    Ok(KeyInfo {
-        kid: certified.kid().to_owned(),
-        label: spec.label.clone(),
-        id: hex(&id),
-        algs: certified.family.algs().to_vec(),
-        not_before: certified.not_before,
-        not_after: certified.not_after,
-    })
+    Ok(KeyInfo::from(&RingKey { label: spec.label.clone(), id: hex(&id), key: certified }))
 }
 
 /// A logged-in read-write session on the configured token, closed on drop.
