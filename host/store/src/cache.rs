@@ -13,11 +13,14 @@ use gatehouse_protocol::world::UnixTime;
 /// Entries beyond this are dropped wholesale rather than tracked for eviction.
 const MAX_ENTRIES: usize = 10_000;
 
+/// Cached reads by (collection, key): when read, and what.
+type Entries = HashMap<(String, String), (Instant, Option<Row>)>;
+
 pub struct CachedStore {
     inner: Arc<dyn Store>,
     collections: &'static [&'static str],
     ttl: Duration,
-    entries: Mutex<HashMap<(String, String), (Instant, Option<Row>)>>,
+    entries: Mutex<Entries>,
 }
 
 impl CachedStore {
@@ -30,10 +33,8 @@ impl CachedStore {
     }
 
     fn invalidate(&self, collection: &str, key: &str) {
-        if self.cached(collection) {
-            if let Ok(mut e) = self.entries.lock() {
-                e.remove(&(collection.to_owned(), key.to_owned()));
-            }
+        if let (true, Ok(mut e)) = (self.cached(collection), self.entries.lock()) {
+            e.remove(&(collection.to_owned(), key.to_owned()));
         }
     }
 }
@@ -49,10 +50,9 @@ impl Store for CachedStore {
             return self.inner.get(collection, key, now).await;
         }
         let id = (collection.to_owned(), key.to_owned());
-        if let Ok(entries) = self.entries.lock() {
-            if let Some((_, row)) = entries.get(&id).filter(|(at, _)| at.elapsed() < self.ttl) {
-                return Ok(row.clone().filter(|r| live(r, now)));
-            }
+        let hit = self.entries.lock().ok().and_then(|e| e.get(&id).filter(|(at, _)| at.elapsed() < self.ttl).cloned());
+        if let Some((_, row)) = hit {
+            return Ok(row.filter(|r| live(r, now)));
         }
         let row = self.inner.get(collection, key, now).await?;
         if let Ok(mut entries) = self.entries.lock() {
