@@ -68,12 +68,7 @@ pub fn claims_parameter_names(request: &AuthorizationRequest) -> Vec<String> {
 
 /// Claims the `claims` parameter asks to have in the ID token itself.
 pub fn id_token_claim_names(request: &AuthorizationRequest) -> Vec<String> {
-    request
-        .claims
-        .as_ref()
-        .and_then(|c| c.id_token.as_ref())
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default()
+    request.claims.as_ref().and_then(|c| c.id_token.as_ref()).map(|m| m.keys().cloned().collect()).unwrap_or_default()
 }
 
 pub(crate) fn push_unique(list: &mut Vec<String>, item: &str) {
@@ -84,8 +79,23 @@ pub(crate) fn push_unique(list: &mut Vec<String>, item: &str) {
 
 /// Claims that identify the token rather than describe the subject; sources cannot set them.
 const RESERVED: &[&str] = &[
-    "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce", "acr", "amr", "azp", "at_hash",
-    "c_hash", "sid", "scope", "client_id",
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "azp",
+    "at_hash",
+    "c_hash",
+    "sid",
+    "scope",
+    "client_id",
 ];
 
 /// The values of `names` for `grant`: preset claims of the consent first, then the claims the

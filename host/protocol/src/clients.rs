@@ -101,29 +101,25 @@ impl Provider {
         if m.token_endpoint_auth_method == AuthMethod::None && m.has_grant_type("client_credentials") {
             return Err(bad_metadata("public clients (token_endpoint_auth_method none) cannot use client_credentials"));
         }
-        if let Some(alg) = m.id_token_signed_response_alg {
-            if !self.signer().supported_algorithms().contains(&alg) {
-                return Err(bad_metadata(format!("id_token_signed_response_alg {alg} is not available")));
-            }
+        if let Some(alg) = m.id_token_signed_response_alg.filter(|a| !self.signer().supported_algorithms().contains(a))
+        {
+            return Err(bad_metadata(format!("id_token_signed_response_alg {alg} is not available")));
         }
         Ok(())
     }
 
     fn check_client_id(id: &str) -> Result<(), ApiError> {
-        let ok = !id.is_empty()
-            && id.len() <= 128
-            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~:".contains(&b));
-        if ok {
-            Ok(())
-        } else {
-            Err(bad_metadata("client_id must be 1-128 characters of letters, digits and -._~:"))
-        }
+        let ok =
+            !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~:".contains(&b));
+        if ok { Ok(()) } else { Err(bad_metadata("client_id must be 1-128 characters of letters, digits and -._~:")) }
     }
 
     /// The secret to store: the one given (long enough), or a new one for confidential clients.
     fn new_secret(&self, metadata: &ClientMetadata, given: Option<Secret<String>>) -> Result<Option<String>, ApiError> {
         match (metadata.token_endpoint_auth_method, given) {
-            (AuthMethod::None, Some(_)) => Err(bad_metadata("a public client (token_endpoint_auth_method none) has no secret")),
+            (AuthMethod::None, Some(_)) => {
+                Err(bad_metadata("a public client (token_endpoint_auth_method none) has no secret"))
+            }
             (AuthMethod::None, None) => Ok(None),
             (_, Some(s)) if s.expose().len() < MIN_SECRET_LEN => {
                 Err(bad_metadata(format!("client_secret must be at least {MIN_SECRET_LEN} characters")))

@@ -197,9 +197,7 @@ impl ApiError {
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::BadRequest(m) | Self::NotFound(m) | Self::Conflict(m) | Self::Unavailable(m) => {
-                f.write_str(m)
-            }
+            Self::BadRequest(m) | Self::NotFound(m) | Self::Conflict(m) | Self::Unavailable(m) => f.write_str(m),
             Self::OAuth(e) => e.fmt(f),
             Self::Internal => f.write_str("internal error"),
         }

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use aws_lc_rs::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jose_jwk::jose_b64::serde::{Bytes, Json};
 use jose_jwk::{EcCurves, Jwk, Key};
 use jose_jws::{Flattened, Protected, Signature, Unprotected};
 use serde::Serialize;
@@ -24,16 +25,12 @@ pub async fn sign(
     now: UnixTime,
 ) -> Result<String, SignError> {
     let kid = signer.active_key(alg, now)?;
-    let header = Protected {
-        oth: Unprotected {
-            alg: Some(alg.jwa()),
-            kid: Some(kid.clone()),
-            typ: typ.map(str::to_owned),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let header = jose_jwk::jose_b64::serde::Json::new(header)
+    let header =
+        Unprotected { alg: Some(alg.jwa()), kid: Some(kid.clone()), typ: typ.map(str::to_owned), ..Default::default() };
+    // `Protected` would serialise `"b64":true` into every header; encoding the plain members
+    // and keeping those bytes gives the usual `{"alg","kid","typ"}` header.
+    let header_json = serde_json::to_vec(&header).map_err(|e| SignError::Device(format!("header encoding: {e}")))?;
+    let header = Json::<Protected>::try_from(Bytes::from(header_json))
         .map_err(|e| SignError::Device(format!("header encoding: {e}")))?;
     let payload = serde_json::to_vec(claims).map_err(|e| SignError::Device(format!("claims encoding: {e}")))?;
     let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header.as_ref()), URL_SAFE_NO_PAD.encode(&payload));
@@ -99,9 +96,7 @@ pub fn verify_signature(key: &Jwk, alg: Alg, input: &[u8], sig: &[u8]) -> Result
             point.push(4);
             point.extend_from_slice(&ec.x);
             point.extend_from_slice(&ec.y);
-            UnparsedPublicKey::new(algorithm, point)
-                .verify(input, sig)
-                .map_err(|_| VerifyError::Signature)
+            UnparsedPublicKey::new(algorithm, point).verify(input, sig).map_err(|_| VerifyError::Signature)
         }
         (Key::Rsa(rsa), Alg::RS256 | Alg::PS256) => {
             let params: &'static signature::RsaParameters = match alg {

@@ -130,9 +130,14 @@ pub struct HookQuery {
 pub enum HookAction {
     Continue,
     /// Ask the front-end to (re-)authenticate the user, optionally at a given `acr`.
-    Authenticate { acr: Option<String>, reason: Option<String> },
+    Authenticate {
+        acr: Option<String>,
+        reason: Option<String>,
+    },
     /// Ask the front-end to send the user to an external identity provider.
-    Redirect { uri: String },
+    Redirect {
+        uri: String,
+    },
     /// End the session with an error to the client.
     Deny(OAuthError),
 }

@@ -101,8 +101,8 @@ pub struct UnsealError;
 impl Sealer {
     /// A sealer over a 32-byte master key.
     pub fn new(master_key: &Secret<[u8; 32]>) -> Self {
-        let key = UnboundKey::new(&AES_256_GCM, master_key.expose())
-            .expect("a 32-byte key is always a valid AES-256 key");
+        let key =
+            UnboundKey::new(&AES_256_GCM, master_key.expose()).expect("a 32-byte key is always a valid AES-256 key");
         Self { key: LessSafeKey::new(key) }
     }
 
@@ -111,11 +111,7 @@ impl Sealer {
         rng.fill(&mut nonce);
         let mut buf = plaintext.to_vec();
         self.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(context.as_bytes()),
-                &mut buf,
-            )
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(context.as_bytes()), &mut buf)
             .expect("AES-GCM sealing of an in-memory buffer cannot fail");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&buf);
@@ -130,10 +126,7 @@ impl Sealer {
         let (nonce, ct) = raw.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| UnsealError)?;
         let mut buf = ct.to_vec();
-        let plain = self
-            .key
-            .open_in_place(nonce, Aad::from(context.as_bytes()), &mut buf)
-            .map_err(|_| UnsealError)?;
+        let plain = self.key.open_in_place(nonce, Aad::from(context.as_bytes()), &mut buf).map_err(|_| UnsealError)?;
         Ok(Secret(plain.to_vec()))
     }
 }

@@ -25,7 +25,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use crate::authorize::{self, Params, Rejection, RedirectTarget};
+use crate::authorize::{self, Params, RedirectTarget, Rejection};
 use crate::claims;
 use crate::error::{ApiError, ErrorCode, OAuthError};
 use crate::model::{
@@ -74,6 +74,9 @@ pub struct AuthzSession {
     pub data: JsonObject,
     #[serde(default)]
     pub directive: AuthDirective,
+    /// Whether the session is in the store (a session answered at once never is).
+    #[serde(skip)]
+    stored: bool,
 }
 
 const SESSIONS: Collection<AuthzSession> = Collection::new("authz_sessions");
@@ -350,11 +353,12 @@ impl Provider {
             stage: Stage::Auth,
             data,
             directive: AuthDirective::default(),
+            stored: false,
         };
         let mut forced_login = false;
         match self.hook(HookStage::Started, &mut session, None).await {
             Ok(HookAction::Continue) => {}
-            Ok(HookAction::Deny(e)) | Err(e) => return self.close_with_error(session, &e, false).await,
+            Ok(HookAction::Deny(e)) | Err(e) => return self.close_with_error(session, &e).await,
             Ok(HookAction::Authenticate { acr, reason }) => {
                 forced_login = true;
                 session.directive = AuthDirective { required_acr: acr, reason, redirect: None };
@@ -372,10 +376,10 @@ impl Provider {
             Some(subject) => self.after_authentication(session, subject, &client).await,
             None if session.request.has_prompt(PromptValue::None) => {
                 let e = OAuthError::new(ErrorCode::LoginRequired, "the user is not logged in");
-                self.close_with_error(session, &e, false).await
+                self.close_with_error(session, &e).await
             }
             None => {
-                SESSIONS.put(self.store(), &session.sid, &session, Some(session.expires_at)).await?;
+                self.save(&mut session).await?;
                 Ok(self.auth_prompt(session, &client))
             }
         }
@@ -430,11 +434,14 @@ impl Provider {
     pub async fn deny(&self, sid: &str, input: DenyInput) -> Result<Prompt, ApiError> {
         let code = match input.error.as_deref() {
             None => ErrorCode::AccessDenied,
-            Some(c) => ErrorCode::parse(c).ok_or_else(|| ApiError::BadRequest(format!("{c:?} is not an OAuth error code")))?,
+            Some(c) => {
+                ErrorCode::parse(c).ok_or_else(|| ApiError::BadRequest(format!("{c:?} is not an OAuth error code")))?
+            }
         };
         let session = self.load(sid, self.now()).await?;
-        let description = input.error_description.unwrap_or_else(|| "the user or the login service denied the request".into());
-        self.close_with_error(session, &OAuthError::new(code, description), true).await
+        let description =
+            input.error_description.unwrap_or_else(|| "the user or the login service denied the request".into());
+        self.close_with_error(session, &OAuthError::new(code, description)).await
     }
 
     /// The session's current prompt.
@@ -461,12 +468,29 @@ impl Provider {
         let data = data_object(Some(data))?.unwrap_or_default();
         let mut session = self.load(sid, self.now()).await?;
         session.data = data;
-        SESSIONS.put(self.store(), &session.sid, &session, Some(session.expires_at)).await?;
+        self.save(&mut session).await?;
         Ok(session.data)
     }
 
     async fn load(&self, sid: &str, now: UnixTime) -> Result<AuthzSession, ApiError> {
-        SESSIONS.get(self.store(), sid, now).await?.ok_or_else(|| not_found(sid))
+        let mut session = SESSIONS.get(self.store(), sid, now).await?.ok_or_else(|| not_found(sid))?;
+        session.stored = true;
+        Ok(session)
+    }
+
+    async fn save(&self, session: &mut AuthzSession) -> Result<(), ApiError> {
+        SESSIONS.put(self.store(), &session.sid, session, Some(session.expires_at)).await?;
+        session.stored = true;
+        Ok(())
+    }
+
+    /// Closes the session so that exactly one caller completes it; a session that was never
+    /// stored is answered at once and has nothing to close.
+    async fn close(&self, session: &AuthzSession) -> Result<(), ApiError> {
+        if session.stored && SESSIONS.take(self.store(), &session.sid, self.now()).await?.is_none() {
+            return Err(not_found(&session.sid));
+        }
+        Ok(())
     }
 
     async fn session_client(&self, session: &AuthzSession) -> Result<Client, ApiError> {
@@ -491,7 +515,8 @@ impl Provider {
             return Ok(None);
         };
         let fresh_enough = request.max_age.is_none_or(|max| now.0 - subject.auth_time.0 <= max as i64);
-        let acr_met = request.acr_values.is_empty() || subject.acr.as_ref().is_some_and(|a| request.acr_values.contains(a));
+        let acr_met =
+            request.acr_values.is_empty() || subject.acr.as_ref().is_some_and(|a| request.acr_values.contains(a));
         let hint_matches = request.id_token_hint_sub.as_ref().is_none_or(|s| *s == subject.sub);
         Ok((fresh_enough && acr_met && hint_matches).then_some(subject))
     }
@@ -531,7 +556,7 @@ impl Provider {
     ) -> Result<Prompt, ApiError> {
         match self.hook(HookStage::Authenticated, &mut session, Some(&subject)).await {
             Ok(HookAction::Continue) => {}
-            Ok(HookAction::Deny(e)) | Err(e) => return self.close_with_error(session, &e, true).await,
+            Ok(HookAction::Deny(e)) | Err(e) => return self.close_with_error(session, &e).await,
             Ok(HookAction::Authenticate { acr, reason }) => {
                 session.stage = Stage::Auth;
                 session.directive = AuthDirective { required_acr: acr, reason, redirect: None };
@@ -557,8 +582,8 @@ impl Provider {
                 Ok(ConsentVerdict::Grant(input)) => {
                     return self.finish(session, subject, client, input, Grantor::Policy).await;
                 }
-                Ok(ConsentVerdict::Deny(e)) => return self.close_with_error(session, &e, true).await,
-                Err(f) => return self.close_with_error(session, &f.into_oauth(), true).await,
+                Ok(ConsentVerdict::Deny(e)) => return self.close_with_error(session, &e).await,
+                Err(f) => return self.close_with_error(session, &f.into_oauth()).await,
             }
         }
         let nothing_new = scope.new.is_empty() && claims.new.is_empty();
@@ -570,19 +595,20 @@ impl Provider {
         }
         if session.request.has_prompt(PromptValue::None) {
             let e = OAuthError::new(ErrorCode::ConsentRequired, "the user has not consented to this request");
-            return self.close_with_error(session, &e, true).await;
+            return self.close_with_error(session, &e).await;
         }
         session.stage = Stage::Consent { subject: subject.clone() };
-        SESSIONS.put(self.store(), &session.sid, &session, Some(session.expires_at)).await?;
+        self.save(&mut session).await?;
         Ok(self.consent_prompt(session, client, &subject, scope, claims))
     }
 
-    async fn reauthenticate(&self, session: AuthzSession, client: &Client) -> Result<Prompt, ApiError> {
+    async fn reauthenticate(&self, mut session: AuthzSession, client: &Client) -> Result<Prompt, ApiError> {
         if session.request.has_prompt(PromptValue::None) {
-            let e = OAuthError::new(ErrorCode::InteractionRequired, "the login service needs to interact with the user");
-            return self.close_with_error(session, &e, true).await;
+            let e =
+                OAuthError::new(ErrorCode::InteractionRequired, "the login service needs to interact with the user");
+            return self.close_with_error(session, &e).await;
         }
-        SESSIONS.put(self.store(), &session.sid, &session, Some(session.expires_at)).await?;
+        self.save(&mut session).await?;
         Ok(self.auth_prompt(session, client))
     }
 
@@ -592,9 +618,7 @@ impl Provider {
         request: &AuthorizationRequest,
         sub: &str,
     ) -> Result<(Split, Split, Option<ConsentRecord>), ApiError> {
-        let previous = CONSENTS
-            .get(self.store(), &ConsentRecord::key(sub, &request.client_id), self.now())
-            .await?;
+        let previous = CONSENTS.get(self.store(), &ConsentRecord::key(sub, &request.client_id), self.now()).await?;
         let split = |requested: Vec<String>, before: &[String]| {
             let (consented, new) = requested.into_iter().partition(|s| before.contains(s));
             Split { new, consented }
@@ -646,7 +670,7 @@ impl Provider {
         }
         match self.hook(HookStage::BeforeResponse, &mut session, Some(&subject)).await {
             Ok(HookAction::Continue) => {}
-            Ok(HookAction::Deny(e)) | Err(e) => return self.close_with_error(session, &e, true).await,
+            Ok(HookAction::Deny(e)) | Err(e) => return self.close_with_error(session, &e).await,
             Ok(HookAction::Authenticate { acr, reason }) => {
                 session.stage = Stage::Auth;
                 session.directive = AuthDirective { required_acr: acr, reason, redirect: None };
@@ -658,11 +682,9 @@ impl Provider {
                 return self.reauthenticate(session, client).await;
             }
         }
-        let now = self.now();
         // Exactly one caller closes a session: concurrent consents cannot issue two codes.
-        if SESSIONS.take(self.store(), &session.sid, now).await?.is_none() {
-            return Err(not_found(&session.sid));
-        }
+        self.close(&session).await?;
+        let now = self.now();
         if consent.long_lived {
             let key = ConsentRecord::key(&subject.sub, &client.client_id);
             let previous = CONSENTS.get(self.store(), &key, now).await?;
@@ -690,10 +712,8 @@ impl Provider {
         }
         let lifetimes = &self.settings().lifetimes;
         let access_token_lifetime = consent.access_token.lifetime.unwrap_or(lifetimes.access_token);
-        let refresh_token_lifetime = consent
-            .refresh_token
-            .issue
-            .then(|| consent.refresh_token.lifetime.unwrap_or(lifetimes.refresh_token));
+        let refresh_token_lifetime =
+            consent.refresh_token.issue.then(|| consent.refresh_token.lifetime.unwrap_or(lifetimes.refresh_token));
         let id_token_claims: Vec<String> =
             claims::id_token_claim_names(&request).into_iter().filter(|c| granted_claims.contains(c)).collect();
         let grant = Grant {
@@ -731,15 +751,17 @@ impl Provider {
             state: UseState::Issued,
         };
         CODES.put(self.store(), TokenHash::of(&code).as_str(), &record, Some(now.plus(lifetimes.code))).await?;
-        let to = RedirectTarget { uri: request.redirect_uri.clone(), mode: request.response_mode, state: request.state.clone() };
+        let to = RedirectTarget {
+            uri: request.redirect_uri.clone(),
+            mode: request.response_mode,
+            state: request.state.clone(),
+        };
         Ok(self.response(Some(session.sid), &to, vec![("code", code)], Some(subject.sid), session.data))
     }
 
-    /// Closes the session (if it was stored) and answers with an error for the client.
-    async fn close_with_error(&self, session: AuthzSession, error: &OAuthError, stored: bool) -> Result<Prompt, ApiError> {
-        if stored && SESSIONS.take(self.store(), &session.sid, self.now()).await?.is_none() {
-            return Err(not_found(&session.sid));
-        }
+    /// Closes the session and answers with an error for the client.
+    async fn close_with_error(&self, session: AuthzSession, error: &OAuthError) -> Result<Prompt, ApiError> {
+        self.close(&session).await?;
         let to = RedirectTarget {
             uri: session.request.redirect_uri.clone(),
             mode: session.request.response_mode,
@@ -756,7 +778,8 @@ impl Provider {
         sub_sid: Option<String>,
         data: JsonObject,
     ) -> Prompt {
-        let params = vec![("error", error.code.as_str().to_owned()), ("error_description", error.description.to_string())];
+        let params =
+            vec![("error", error.code.as_str().to_owned()), ("error_description", error.description.to_string())];
         self.response(sid, to, params, sub_sid, data)
     }
 

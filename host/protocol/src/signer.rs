@@ -99,9 +99,6 @@ pub trait Signer: Send + Sync + 'static {
 
     /// The public key `kid`, if tokens signed with it may still be accepted at `now`.
     fn verification_key(&self, kid: &str, now: UnixTime) -> Option<jose_jwk::Jwk> {
-        self.jwks(now)
-            .keys
-            .into_iter()
-            .find(|k| k.prm.kid.as_deref() == Some(kid))
+        self.jwks(now).keys.into_iter().find(|k| k.prm.kid.as_deref() == Some(kid))
     }
 }

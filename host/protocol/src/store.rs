@@ -82,16 +82,8 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// The collections the protocol uses. Backends create one table per name.
-pub const COLLECTIONS: &[&str] = &[
-    "clients",
-    "authz_sessions",
-    "subject_sessions",
-    "consents",
-    "codes",
-    "grants",
-    "refresh_tokens",
-    "signing_keys",
-];
+pub const COLLECTIONS: &[&str] =
+    &["clients", "authz_sessions", "subject_sessions", "consents", "codes", "grants", "refresh_tokens", "signing_keys"];
 
 /// A typed view of one collection.
 pub struct Collection<T> {
@@ -118,8 +110,7 @@ fn encode<T: Serialize>(value: &T) -> Result<String, StoreError> {
 }
 
 fn decode<T: DeserializeOwned>(collection: &str, row: Row) -> Result<T, StoreError> {
-    serde_json::from_str(&row.body)
-        .map_err(|e| StoreError::Corrupt(format!("{collection}/{}: {e}", row.key)))
+    serde_json::from_str(&row.body).map_err(|e| StoreError::Corrupt(format!("{collection}/{}: {e}", row.key)))
 }
 
 impl<T: Serialize + DeserializeOwned> Collection<T> {
@@ -164,11 +155,7 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
         expires_at: Option<UnixTime>,
         now: UnixTime,
     ) -> Result<Option<T>, StoreError> {
-        store
-            .swap(self.name, self.row(key, value, expires_at)?, now)
-            .await?
-            .map(|r| decode(self.name, r))
-            .transpose()
+        store.swap(self.name, self.row(key, value, expires_at)?, now).await?.map(|r| decode(self.name, r)).transpose()
     }
 
     pub async fn take(&self, store: &dyn Store, key: &str, now: UnixTime) -> Result<Option<T>, StoreError> {
@@ -180,11 +167,6 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
     }
 
     pub async fn list(&self, store: &dyn Store, prefix: &str, now: UnixTime) -> Result<Vec<T>, StoreError> {
-        store
-            .list(self.name, prefix, now)
-            .await?
-            .into_iter()
-            .map(|r| decode(self.name, r))
-            .collect()
+        store.list(self.name, prefix, now).await?.into_iter().map(|r| decode(self.name, r)).collect()
     }
 }

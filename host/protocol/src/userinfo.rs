@@ -39,8 +39,9 @@ impl Provider {
     /// and scope.
     pub(crate) async fn bearer_grant(&self, token: &str) -> Result<(Grant, Vec<String>), OAuthError> {
         let now = self.now();
-        let verified = jose::verify::<AccessClaims>(token, |kid, _| kid.and_then(|k| self.signer().verification_key(k, now)))
-            .map_err(|e| OAuthError::invalid_token(format!("the access token is not valid: {e}")))?;
+        let verified =
+            jose::verify::<AccessClaims>(token, |kid, _| kid.and_then(|k| self.signer().verification_key(k, now)))
+                .map_err(|e| OAuthError::invalid_token(format!("the access token is not valid: {e}")))?;
         if !verified.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("at+jwt")) {
             return Err(OAuthError::invalid_token("the token is not an access token"));
         }
@@ -79,7 +80,8 @@ impl Provider {
             .filter(|c| scope_claims.contains(c) || !claims::claims_of_scopes(&grant.scope).contains(c))
             .cloned()
             .collect();
-        let mut out = claims::release(self, &grant, ClaimsPurpose::Userinfo, &names).await.map_err(|f| f.into_oauth())?;
+        let mut out =
+            claims::release(self, &grant, ClaimsPurpose::Userinfo, &names).await.map_err(|f| f.into_oauth())?;
         out.insert("sub".into(), Value::String(grant.sub.clone()));
         Ok(out)
     }

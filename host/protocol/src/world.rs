@@ -40,9 +40,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> UnixTime {
-        let d = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         UnixTime(d.as_secs() as i64)
     }
 }
@@ -96,8 +94,6 @@ impl Random for SystemRandom {
         use aws_lc_rs::rand::SecureRandom;
         // The system generator only fails when the OS has no entropy source at all; there is
         // nothing safe to continue with then.
-        aws_lc_rs::rand::SystemRandom::new()
-            .fill(buf)
-            .expect("the operating system's random generator failed");
+        aws_lc_rs::rand::SystemRandom::new().fill(buf).expect("the operating system's random generator failed");
     }
 }

@@ -70,7 +70,8 @@ fn load(family: &str, pkcs8: &[u8]) -> Result<SoftKey, SetupError> {
             let pair = EcdsaKeyPair::from_pkcs8(alg, pkcs8).map_err(|e| err(e.to_string()))?;
             let point = pair.public_key().as_ref();
             let n = (point.len() - 1) / 2;
-            let key = Key::Ec(Ec { crv, x: point[1..1 + n].to_vec().into(), y: point[1 + n..].to_vec().into(), d: None });
+            let key =
+                Key::Ec(Ec { crv, x: point[1..1 + n].to_vec().into(), y: point[1 + n..].to_vec().into(), d: None });
             (Pair::Ec(pair), key, algs)
         }
         _ => {
@@ -88,7 +89,8 @@ fn load(family: &str, pkcs8: &[u8]) -> Result<SoftKey, SetupError> {
     // An RSA key signs two algorithms, so its JWK names none (RFC 7517 §4.4 makes `alg`
     // optional); verifiers pick the algorithm from the token header.
     let alg = (algs.len() == 1).then(|| algs[0].jwa().into());
-    let jwk = Jwk { key, prm: Parameters { kid: Some(kid.clone()), cls: Some(Class::Signing), alg, ..Default::default() } };
+    let jwk =
+        Jwk { key, prm: Parameters { kid: Some(kid.clone()), cls: Some(Class::Signing), alg, ..Default::default() } };
     Ok(SoftKey { kid, algs, pair, jwk })
 }
 
@@ -103,27 +105,31 @@ impl SoftwareSigner {
         let mut keys = Vec::new();
         for family in FAMILIES {
             let storage_key = format!("software:{family}");
-            let stored = match SIGNING_KEYS.get(store, &storage_key, now).await.map_err(|e| SetupError(e.to_string()))? {
-                Some(k) => k,
-                None => {
-                    let pkcs8 = generate(family)?;
-                    let key = load(family, &pkcs8)?;
-                    let record = StoredKey {
-                        kid: key.kid.clone(),
-                        alg_family: family.to_owned(),
-                        private_pkcs8: sealer.seal(random, &storage_key, &pkcs8),
-                        created_at: now,
-                    };
-                    // Another host sharing the database may have won the race: use its key.
-                    SIGNING_KEYS.insert(store, &storage_key, &record, None, now).await.map_err(|e| SetupError(e.to_string()))?;
-                    tracing::info!(family, kid = %key.kid, "generated a software signing key");
-                    SIGNING_KEYS
-                        .get(store, &storage_key, now)
-                        .await
-                        .map_err(|e| SetupError(e.to_string()))?
-                        .ok_or_else(|| SetupError(format!("the {family} key vanished from the store")))?
-                }
-            };
+            let stored =
+                match SIGNING_KEYS.get(store, &storage_key, now).await.map_err(|e| SetupError(e.to_string()))? {
+                    Some(k) => k,
+                    None => {
+                        let pkcs8 = generate(family)?;
+                        let key = load(family, &pkcs8)?;
+                        let record = StoredKey {
+                            kid: key.kid.clone(),
+                            alg_family: family.to_owned(),
+                            private_pkcs8: sealer.seal(random, &storage_key, &pkcs8),
+                            created_at: now,
+                        };
+                        // Another host sharing the database may have won the race: use its key.
+                        SIGNING_KEYS
+                            .insert(store, &storage_key, &record, None, now)
+                            .await
+                            .map_err(|e| SetupError(e.to_string()))?;
+                        tracing::info!(family, kid = %key.kid, "generated a software signing key");
+                        SIGNING_KEYS
+                            .get(store, &storage_key, now)
+                            .await
+                            .map_err(|e| SetupError(e.to_string()))?
+                            .ok_or_else(|| SetupError(format!("the {family} key vanished from the store")))?
+                    }
+                };
             let pkcs8 = sealer.open(&storage_key, &stored.private_pkcs8).map_err(|e| {
                 SetupError(format!(
                     "cannot open the stored {family} signing key: {e}. The master key differs from the one the keys were sealed with"
@@ -181,7 +187,7 @@ impl Signer for SoftwareSigner {
 #[cfg(test)]
 mod tests {
     use gatehouse_protocol::jose;
-    use gatehouse_protocol::secret::{Secret, Sealer};
+    use gatehouse_protocol::secret::{Sealer, Secret};
     use gatehouse_protocol::world::SystemRandom;
     use gatehouse_store::MemoryStore;
 

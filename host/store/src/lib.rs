@@ -1,10 +1,13 @@
 //! Storage backends for Gatehouse's [`Store`](gatehouse_protocol::store::Store) port: SQLite
-//! (the embedded default) and an in-memory fake for fast tests. Both pass [`conformance`].
+//! (the embedded default), PostgreSQL (several hosts sharing one database) and an in-memory
+//! fake for fast tests. All pass [`conformance`].
 
 pub mod conformance;
 pub mod memory;
 mod pool;
+pub mod postgres;
 pub mod sqlite;
 
 pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

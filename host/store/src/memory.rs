@@ -18,7 +18,8 @@ impl MemoryStore {
     }
 
     fn with<R>(&self, collection: &str, f: impl FnOnce(&mut BTreeMap<String, Row>) -> R) -> Result<R, StoreError> {
-        let mut tables = self.tables.lock().map_err(|_| StoreError::Unavailable("memory store lock poisoned".into()))?;
+        let mut tables =
+            self.tables.lock().map_err(|_| StoreError::Unavailable("memory store lock poisoned".into()))?;
         Ok(f(tables.entry(collection.to_owned()).or_default()))
     }
 }
@@ -72,7 +73,8 @@ impl Store for MemoryStore {
     }
 
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
-        let mut tables = self.tables.lock().map_err(|_| StoreError::Unavailable("memory store lock poisoned".into()))?;
+        let mut tables =
+            self.tables.lock().map_err(|_| StoreError::Unavailable("memory store lock poisoned".into()))?;
         let mut purged = 0;
         for t in tables.values_mut() {
             let before = t.len();

@@ -33,10 +33,7 @@ impl<C: Send + 'static> Pool<C> {
     }
 
     /// Runs `f` with a connection on a blocking thread.
-    pub async fn run<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut C) -> R + Send + 'static,
-    ) -> Result<R, StoreError> {
+    pub async fn run<R: Send + 'static>(&self, f: impl FnOnce(&mut C) -> R + Send + 'static) -> Result<R, StoreError> {
         let started = Instant::now();
         self.waiting.fetch_add(1, Ordering::Relaxed);
         let permit = self.permits.acquire().await;

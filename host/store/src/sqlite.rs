@@ -28,7 +28,8 @@ fn table(collection: &str) -> Result<&'static str, StoreError> {
         .ok_or_else(|| StoreError::Unavailable(format!("unknown collection {collection:?}")))
 }
 
-const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+const PRAGMAS: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
 
 fn open(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
     let flags = if read_only {
@@ -78,7 +79,9 @@ impl Store for SqliteStore {
         let key = key.to_owned();
         self.readers
             .run(move |c| {
-                let sql = format!("SELECT body, expires_at FROM {t} WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)");
+                let sql = format!(
+                    "SELECT body, expires_at FROM {t} WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)"
+                );
                 c.prepare_cached(&sql)?
                     .query_row(params![key, now.0], |r| Ok(row(key.clone(), r.get(0)?, r.get(1)?)))
                     .optional()

@@ -17,8 +17,11 @@ pub(super) fn check(provider: &Provider, draft: &mut Draft<'_>) -> Result<(), OA
         return Ok(());
     };
     let now = provider.now();
-    let verified = jose::verify::<HintClaims>(hint, |kid, _| kid.and_then(|k| provider.signer().verification_key(k, now)))
-        .map_err(|e| OAuthError::invalid_request(format!("id_token_hint is not a valid ID token from this provider: {e}")))?;
+    let verified =
+        jose::verify::<HintClaims>(hint, |kid, _| kid.and_then(|k| provider.signer().verification_key(k, now)))
+            .map_err(|e| {
+                OAuthError::invalid_request(format!("id_token_hint is not a valid ID token from this provider: {e}"))
+            })?;
     if verified.claims.iss != provider.settings().issuer {
         return Err(OAuthError::invalid_request("id_token_hint was issued by another provider"));
     }

@@ -7,10 +7,9 @@ use crate::provider::Provider;
 
 pub(super) fn check(_: &Provider, draft: &mut Draft<'_>) -> Result<(), OAuthError> {
     let max_age = match draft.params.get("max_age") {
-        Some(v) => Some(
-            v.parse::<u64>()
-                .map_err(|_| OAuthError::invalid_request("max_age must be a non-negative integer"))?,
-        ),
+        Some(v) => {
+            Some(v.parse::<u64>().map_err(|_| OAuthError::invalid_request("max_age must be a non-negative integer"))?)
+        }
         None => draft.client().metadata.default_max_age,
     };
     draft.request().max_age = max_age;

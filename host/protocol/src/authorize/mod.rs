@@ -5,8 +5,8 @@
 //! every error is shown to the user (an `error` prompt) and never redirected. After it, errors
 //! go back to the client through the verified URI.
 
-mod client;
 mod claims;
+mod client;
 mod duplicates;
 mod id_token_hint;
 mod max_age;
@@ -96,8 +96,11 @@ impl Draft<'_> {
     }
 }
 
+/// One check of the pipeline.
+type Check = fn(&Provider, &mut Draft<'_>) -> Result<(), OAuthError>;
+
 /// Checks whose errors go back to the client, in order.
-const AFTER_REDIRECT: &[fn(&Provider, &mut Draft<'_>) -> Result<(), OAuthError>] = &[
+const AFTER_REDIRECT: &[Check] = &[
     duplicates::check,
     response_mode::check,
     request_object::check,
@@ -112,7 +115,8 @@ const AFTER_REDIRECT: &[fn(&Provider, &mut Draft<'_>) -> Result<(), OAuthError>]
 
 /// Validates an authentication request (OpenID Connect Core §3.1.2.2).
 pub async fn validate(provider: &Provider, params: &Params) -> Result<(AuthorizationRequest, Client), Rejection> {
-    let mut draft = Draft { params, client: None, redirect_uri: None, response_mode: ResponseMode::Query, request: None };
+    let mut draft =
+        Draft { params, client: None, redirect_uri: None, response_mode: ResponseMode::Query, request: None };
     // Until the redirect URI is verified, errors are shown to the user, never redirected.
     client::check(provider, &mut draft).await.map_err(Rejection::Show)?;
     redirect_uri::check(provider, &mut draft).map_err(Rejection::Show)?;

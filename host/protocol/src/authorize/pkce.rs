@@ -14,9 +14,9 @@ pub(super) fn check(_: &Provider, draft: &mut Draft<'_>) -> Result<(), OAuthErro
             Err(OAuthError::invalid_request("PKCE is required for public clients: send code_challenge with S256"))
         }
         (None, None) => Ok(()),
-        (Some(_), None | Some("plain")) => Err(OAuthError::invalid_request(
-            "code_challenge_method must be S256; plain is not allowed",
-        )),
+        (Some(_), None | Some("plain")) => {
+            Err(OAuthError::invalid_request("code_challenge_method must be S256; plain is not allowed"))
+        }
         (Some(_), Some(m)) if m != "S256" => {
             Err(OAuthError::invalid_request(format!("code_challenge_method {m:?} is not supported; use S256")))
         }

@@ -19,10 +19,7 @@ pub(super) fn check(_: &Provider, draft: &mut Draft<'_>) -> Result<(), OAuthErro
         None => return Err(OAuthError::invalid_request("the redirect_uri parameter is missing")),
     };
     if !registered.iter().any(|r| r == uri) {
-        return Err(OAuthError::new(
-            ErrorCode::InvalidRequest,
-            "the redirect_uri is not registered for this client",
-        ));
+        return Err(OAuthError::new(ErrorCode::InvalidRequest, "the redirect_uri is not registered for this client"));
     }
     draft.redirect_uri = Some(VerifiedRedirect::new(uri.to_owned()));
     Ok(())

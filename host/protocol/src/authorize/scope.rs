@@ -12,13 +12,12 @@ pub(super) fn check(_: &Provider, draft: &mut Draft<'_>) -> Result<(), OAuthErro
             scope.push(s.to_owned());
         }
     }
-    if let Some(allowed) = draft.client().metadata.allowed_scopes() {
-        if let Some(s) = scope.iter().find(|s| *s != "openid" && !allowed.contains(&s.as_str())) {
-            return Err(OAuthError::new(
-                ErrorCode::InvalidScope,
-                format!("the client is not registered for the scope {s:?}"),
-            ));
-        }
+    let allowed = draft.client().metadata.allowed_scopes();
+    if let Some(s) = allowed.and_then(|a| scope.iter().find(|s| *s != "openid" && !a.contains(&s.as_str()))) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("the client is not registered for the scope {s:?}"),
+        ));
     }
     let openid = scope.iter().any(|s| s == "openid");
     if openid && draft.params.get("redirect_uri").is_none() {

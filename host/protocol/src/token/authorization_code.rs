@@ -63,9 +63,7 @@ fn check_redirect_uri(record: &CodeRecord, given: Option<&str>) -> Result<(), OA
     match given {
         Some(uri) if uri == record.redirect_uri => Ok(()),
         Some(_) => Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request")),
-        None if record.redirect_uri_given => {
-            Err(OAuthError::invalid_request("the redirect_uri parameter is missing"))
-        }
+        None if record.redirect_uri_given => Err(OAuthError::invalid_request("the redirect_uri parameter is missing")),
         None => Ok(()),
     }
 }
@@ -75,9 +73,9 @@ fn check_redirect_uri(record: &CodeRecord, given: Option<&str>) -> Result<(), OA
 fn check_verifier(record: &CodeRecord, verifier: Option<&str>) -> Result<(), OAuthError> {
     match (&record.code_challenge, verifier) {
         (None, None) => Ok(()),
-        (None, Some(_)) => Err(OAuthError::invalid_grant(
-            "code_verifier was sent but the authorization request had no code_challenge",
-        )),
+        (None, Some(_)) => {
+            Err(OAuthError::invalid_grant("code_verifier was sent but the authorization request had no code_challenge"))
+        }
         (Some(_), None) => Err(OAuthError::invalid_grant("the code_verifier parameter is missing")),
         (Some(challenge), Some(verifier)) => {
             let well_formed = (43..=128).contains(&verifier.len())

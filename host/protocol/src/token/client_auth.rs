@@ -57,7 +57,12 @@ impl Provider {
         };
         let registered = client.metadata.token_endpoint_auth_method;
         if registered != method {
-            tracing::info!(client_id, used = method.as_str(), registered = registered.as_str(), "wrong client authentication method");
+            tracing::info!(
+                client_id,
+                used = method.as_str(),
+                registered = registered.as_str(),
+                "wrong client authentication method"
+            );
             return Err(OAuthError::invalid_client(format!(
                 "the client must authenticate with {}",
                 registered.as_str()

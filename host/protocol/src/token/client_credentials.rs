@@ -14,12 +14,17 @@ pub(super) async fn grant(provider: &Provider, client: &Client, form: &Params) -
     if client.is_public() {
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "public clients cannot use client_credentials"));
     }
-    let requested: Vec<String> = form.get("scope").unwrap_or_default().split_ascii_whitespace().map(str::to_owned).collect();
+    let requested: Vec<String> =
+        form.get("scope").unwrap_or_default().split_ascii_whitespace().map(str::to_owned).collect();
     let allowed = client.metadata.allowed_scopes().unwrap_or_default();
     // Without a `scope` parameter the client gets every scope it is registered for (RFC 6749 §3.3).
-    let scope: Vec<String> = if requested.is_empty() { allowed.iter().map(|s| s.to_string()).collect() } else { requested };
+    let scope: Vec<String> =
+        if requested.is_empty() { allowed.iter().map(|s| s.to_string()).collect() } else { requested };
     if let Some(s) = scope.iter().find(|s| !allowed.contains(&s.as_str())) {
-        return Err(OAuthError::new(ErrorCode::InvalidScope, format!("the client is not registered for the scope {s:?}")));
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("the client is not registered for the scope {s:?}"),
+        ));
     }
     let settings = provider.settings();
     let now = provider.now();

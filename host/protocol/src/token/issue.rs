@@ -52,7 +52,10 @@ pub(crate) fn scope_string(scope: &[String]) -> Option<String> {
 }
 
 /// Signs an access token.
-pub(crate) async fn sign_access_token(provider: &Provider, claims: &AccessTokenClaims<'_>) -> Result<String, OAuthError> {
+pub(crate) async fn sign_access_token(
+    provider: &Provider,
+    claims: &AccessTokenClaims<'_>,
+) -> Result<String, OAuthError> {
     let alg = provider.settings().access_token_alg;
     Ok(jose::sign(provider.signer(), alg, Some("at+jwt"), claims, provider.now()).await?)
 }
@@ -139,7 +142,11 @@ pub(crate) async fn for_grant(
     let refresh_token = match (refresh, grant.refresh_token_lifetime) {
         (true, Some(lifetime)) => {
             let token = provider.new_token();
-            let record = RefreshRecord { grant_id: grant.id.clone(), client_id: client.client_id.clone(), state: UseState::Issued };
+            let record = RefreshRecord {
+                grant_id: grant.id.clone(),
+                client_id: client.client_id.clone(),
+                state: UseState::Issued,
+            };
             // Refresh tokens do not slide: all of them expire with the grant's refresh lifetime.
             let expires = grant.created_at.plus(lifetime);
             REFRESH_TOKENS.put(provider.store(), TokenHash::of(&token).as_str(), &record, Some(expires)).await?;

@@ -59,10 +59,9 @@ impl Provider {
             Some("authorization_code") => authorization_code::grant(self, &client, form).await,
             Some("client_credentials") => client_credentials::grant(self, &client, form).await,
             Some("refresh_token") => refresh_token::grant(self, &client, form).await,
-            Some(other) => Err(OAuthError::new(
-                ErrorCode::UnsupportedGrantType,
-                format!("grant_type {other:?} is not supported"),
-            )),
+            Some(other) => {
+                Err(OAuthError::new(ErrorCode::UnsupportedGrantType, format!("grant_type {other:?} is not supported")))
+            }
         };
         result.map_err(TokenError::from)
     }

@@ -11,7 +11,9 @@ use super::{TokenResponse, issue, require_grant_type};
 
 pub(super) async fn grant(provider: &Provider, client: &Client, form: &Params) -> Result<TokenResponse, OAuthError> {
     require_grant_type(client, "refresh_token")?;
-    let token = form.get("refresh_token").ok_or_else(|| OAuthError::invalid_request("the refresh_token parameter is missing"))?;
+    let token = form
+        .get("refresh_token")
+        .ok_or_else(|| OAuthError::invalid_request("the refresh_token parameter is missing"))?;
     let key = TokenHash::of(token);
     let now = provider.now();
     let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");

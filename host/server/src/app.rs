@@ -1,0 +1,315 @@
+//! Wiring: from a [`Config`] to a running server. Everything the protocol needs is built here
+//! and handed to it; nothing is global.
+
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use gatehouse_protocol::plugins::Policies;
+use gatehouse_protocol::secret::{Sealer, Secret, sha256_hex};
+use gatehouse_protocol::signer::Signer;
+use gatehouse_protocol::store::Store;
+use gatehouse_protocol::world::{Clock, Random, SystemClock, SystemRandom};
+use gatehouse_protocol::{Endpoints, Lifetimes, Ports, Provider, Settings};
+use gatehouse_signer::SoftwareSigner;
+use gatehouse_store::{PostgresStore, SqliteStore};
+use tokio::net::TcpListener;
+
+use crate::config::{Config, SigningBackend, StorageBackend};
+use crate::http::TokenHashes;
+use crate::metrics::{HttpMetrics, MetricSource, Snapshot, StorePool};
+use crate::routes;
+
+/// A server that could not start, with what to fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartupError(pub String);
+
+/// What tests and embedders may replace.
+#[derive(Default)]
+pub struct Overrides {
+    pub clock: Option<Arc<dyn Clock>>,
+    pub policies: Option<Policies>,
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub provider: Provider,
+    pub authz_api: TokenHashes,
+    pub admin_api: TokenHashes,
+    pub login_url: Option<String>,
+    pub http_metrics: Arc<HttpMetrics>,
+    pub metric_sources: Vec<Arc<dyn MetricSource>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn snapshot(&self) -> Snapshot {
+        let mut snapshot = Snapshot::default();
+        for source in &self.metric_sources {
+            source.collect(&mut snapshot);
+        }
+        snapshot
+    }
+}
+
+/// A built server, ready to serve.
+pub struct Gatehouse {
+    pub state: AppState,
+    pub listen: SocketAddr,
+}
+
+impl Gatehouse {
+    /// Builds the provider and its dependencies from the configuration.
+    pub async fn build(config: &Config, overrides: Overrides) -> Result<Gatehouse, StartupError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| StartupError(format!("cannot create data_dir {}: {e}", config.data_dir.display())))?;
+        let listen = config.listen_addr().map_err(|e| StartupError(e.to_string()))?;
+        let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let random: Arc<dyn Random> = Arc::new(SystemRandom);
+
+        let master_key_file =
+            config.signing.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
+        let sealer = Arc::new(Sealer::new(&master_key(&master_key_file, random.as_ref())?));
+
+        let store: Arc<dyn Store> = match config.storage.backend {
+            StorageBackend::Sqlite => {
+                let path = config.storage.path.clone().unwrap_or_else(|| config.data_dir.join("gatehouse.db"));
+                Arc::new(SqliteStore::open(&path, config.storage.readers).map_err(|e| StartupError(e.to_string()))?)
+            }
+            StorageBackend::Postgres => {
+                let url = config.storage.url.as_ref().map(|u| u.expose().as_str()).unwrap_or_default();
+                Arc::new(
+                    PostgresStore::connect(url, config.storage.pool_size)
+                        .await
+                        .map_err(|e| StartupError(format!("storage: {e}")))?,
+                )
+            }
+        };
+
+        let signer: Arc<dyn Signer> = match config.signing.backend {
+            SigningBackend::Software => Arc::new(
+                SoftwareSigner::load_or_generate(store.as_ref(), &sealer, random.as_ref(), clock.now())
+                    .await
+                    .map_err(|e| StartupError(format!("software signing keys: {e}")))?,
+            ),
+        };
+        for (what, alg) in [
+            ("signing.id_token_alg", config.signing.id_token_alg),
+            ("signing.access_token_alg", config.signing.access_token_alg),
+        ] {
+            signer.active_key(alg, clock.now()).map_err(|e| {
+                StartupError(format!("{what} is {alg}, but the signer cannot sign with it: {e}. Add a key for {alg} or choose another algorithm"))
+            })?;
+        }
+
+        let settings = settings(config);
+        let ports = Ports {
+            store: store.clone(),
+            signer,
+            sealer,
+            clock,
+            random: random.clone(),
+            policies: overrides.policies.unwrap_or_default(),
+        };
+        let provider = Provider::new(settings, ports);
+        provider
+            .sync_config_clients(config.clients.iter().map(clone_registration).collect())
+            .await
+            .map_err(|e| StartupError(format!("clients in the configuration file: {e}")))?;
+
+        let authz_hashes = api_tokens(
+            &config.api.authz_session_token_hashes,
+            &config.data_dir.join("authz-api.token"),
+            random.as_ref(),
+        )?;
+        let admin_hashes =
+            api_tokens(&config.api.admin_token_hashes, &config.data_dir.join("admin-api.token"), random.as_ref())?;
+        let http_metrics = Arc::new(HttpMetrics::default());
+        let metric_sources: Vec<Arc<dyn MetricSource>> = vec![http_metrics.clone(), Arc::new(StorePool(store))];
+        let state = AppState(Arc::new(Inner {
+            provider,
+            authz_api: TokenHashes::new("authorization-session API", &authz_hashes),
+            admin_api: TokenHashes::new("admin API", &admin_hashes),
+            login_url: config.frontend.login_url.clone(),
+            http_metrics,
+            metric_sources,
+        }));
+        Ok(Gatehouse { state, listen })
+    }
+
+    /// All routes.
+    pub fn router(&self) -> Router {
+        let authz = Router::new()
+            .route("/", post(routes::authz_sessions::start))
+            .route("/{sid}", get(routes::authz_sessions::get).delete(routes::authz_sessions::deny))
+            .route("/{sid}/subject", put(routes::authz_sessions::subject))
+            .route("/{sid}/consent", put(routes::authz_sessions::consent))
+            .route("/{sid}/data", get(routes::authz_sessions::get_data).put(routes::authz_sessions::put_data))
+            .route_layer(middleware::from_fn_with_state(self.state.clone(), require_authz_token));
+        let clients = Router::new()
+            .route("/", post(routes::clients::create).get(routes::clients::list))
+            .route("/{id}", get(routes::clients::get).put(routes::clients::update).delete(routes::clients::delete))
+            .route("/{id}/secret", post(routes::clients::rotate_secret))
+            .route_layer(middleware::from_fn_with_state(self.state.clone(), require_admin_token));
+        let monitor = Router::new()
+            .route("/metrics", get(routes::monitor::metrics))
+            .route_layer(middleware::from_fn_with_state(self.state.clone(), require_admin_token))
+            .route("/health", get(routes::monitor::health));
+        Router::new()
+            .route("/.well-known/openid-configuration", get(routes::oauth::discovery))
+            .route("/jwks.json", get(routes::oauth::jwks))
+            .route("/authorize", get(routes::oauth::authorize_get).post(routes::oauth::authorize_post))
+            .route("/token", post(routes::oauth::token))
+            .route("/userinfo", get(routes::oauth::userinfo_get).post(routes::oauth::userinfo_post))
+            .route("/openapi.yaml", get(openapi))
+            .nest("/authz-sessions/v1", authz)
+            .nest("/clients/v1", clients)
+            .nest("/monitor/v1", monitor)
+            .layer(middleware::from_fn_with_state(self.state.clone(), record_metrics))
+            .with_state(self.state.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, purging expired records meanwhile.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let purger = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                match state.provider.purge_expired().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(purged = n, "purged expired records"),
+                    Err(e) => tracing::warn!(error = %e, "purging expired records failed"),
+                }
+            }
+        });
+        let result = axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await;
+        purger.abort();
+        result
+    }
+}
+
+fn settings(config: &Config) -> Settings {
+    let mut settings = Settings::new(config.issuer.clone());
+    settings.endpoints = Endpoints::under(&settings.issuer);
+    let l = &config.lifetimes;
+    settings.lifetimes = Lifetimes {
+        authz_session: l.authz_session.as_secs(),
+        subject_session: l.subject_session.as_secs(),
+        code: l.code.as_secs(),
+        access_token: l.access_token.as_secs(),
+        id_token: l.id_token.as_secs(),
+        refresh_token: l.refresh_token.as_secs(),
+    };
+    settings.id_token_alg = config.signing.id_token_alg;
+    settings.access_token_alg = config.signing.access_token_alg;
+    settings.extra_scopes = config.scopes.clone();
+    settings
+}
+
+fn clone_registration(
+    r: &gatehouse_protocol::clients::ClientRegistration,
+) -> gatehouse_protocol::clients::ClientRegistration {
+    gatehouse_protocol::clients::ClientRegistration {
+        client_id: r.client_id.clone(),
+        client_secret: r.client_secret.clone(),
+        metadata: r.metadata.clone(),
+    }
+}
+
+/// Writes `contents` to a new file readable by its owner only.
+fn write_private(path: &Path, contents: &str) -> Result<(), StartupError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| StartupError(format!("cannot create {}: {e}", path.display())))?;
+    file.write_all(contents.as_bytes()).map_err(|e| StartupError(format!("cannot write {}: {e}", path.display())))
+}
+
+/// The master key: 32 bytes as hex in `path`, created with a random key on first start.
+fn master_key(path: &PathBuf, random: &dyn Random) -> Result<Secret<[u8; 32]>, StartupError> {
+    if !path.exists() {
+        let mut key = [0u8; 32];
+        random.fill(&mut key);
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        write_private(path, &format!("{hex}\n"))?;
+        tracing::info!(path = %path.display(), "created a new master key");
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| StartupError(format!("cannot read the master key {}: {e}", path.display())))?;
+    let text = text.trim();
+    let bytes: Option<Vec<u8>> =
+        (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect();
+    match bytes.and_then(|b| <[u8; 32]>::try_from(b).ok()) {
+        Some(key) => Ok(Secret::new(key)),
+        None => Err(StartupError(format!("the master key {} must hold 64 hex digits (32 bytes)", path.display()))),
+    }
+}
+
+/// The configured token hashes, or the hash of a token generated into `file`.
+fn api_tokens(configured: &[String], file: &Path, random: &dyn Random) -> Result<Vec<String>, StartupError> {
+    if !configured.is_empty() {
+        return Ok(configured.to_vec());
+    }
+    if !file.exists() {
+        write_private(file, &format!("{}\n", random.token(32)))?;
+        tracing::info!(path = %file.display(), "generated an API token (no token hashes are configured)");
+    }
+    let token =
+        std::fs::read_to_string(file).map_err(|e| StartupError(format!("cannot read {}: {e}", file.display())))?;
+    Ok(vec![sha256_hex(token.trim().as_bytes())])
+}
+
+async fn require_authz_token(State(s): State<AppState>, request: Request, next: Next) -> Response {
+    match s.authz_api.check(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(response) => *response,
+    }
+}
+
+async fn require_admin_token(State(s): State<AppState>, request: Request, next: Next) -> Response {
+    match s.admin_api.check(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(response) => *response,
+    }
+}
+
+async fn record_metrics(State(s): State<AppState>, request: Request, next: Next) -> Response {
+    let route =
+        request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    s.http_metrics.record(&route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// The OpenAPI document of the authorization-session, client and monitoring APIs.
+async fn openapi() -> Response {
+    use axum::response::IntoResponse;
+    ([(axum::http::header::CONTENT_TYPE, "application/yaml")], include_str!("../../../docs/openapi.yaml"))
+        .into_response()
+}

@@ -1,0 +1,409 @@
+//! The configuration: a TOML file with environment overrides (`GATEHOUSE_<SECTION>__<KEY>`).
+//! Every section rejects unknown keys, and every value is checked before the server starts,
+//! with a message that says how to fix it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use gatehouse_protocol::clients::ClientRegistration;
+use gatehouse_protocol::secret::Secret;
+use gatehouse_protocol::signer::Alg;
+use serde::Deserialize;
+
+/// Top-level keys, so unrelated `GATEHOUSE_*` variables in the environment are not mistaken
+/// for configuration.
+const SECTIONS: &[&str] =
+    &["issuer", "data_dir", "http", "storage", "signing", "api", "frontend", "lifetimes", "scopes", "clients", "log"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The issuer identifier; endpoints are served under it.
+    #[serde(default = "default_issuer")]
+    pub issuer: String,
+    /// Where the database, the master key and generated API tokens live by default.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub storage: StorageConfig,
+    #[serde(default)]
+    pub signing: SigningConfig,
+    #[serde(default)]
+    pub api: ApiConfig,
+    #[serde(default)]
+    pub frontend: FrontendConfig,
+    #[serde(default)]
+    pub lifetimes: LifetimesConfig,
+    /// Scopes advertised in discovery beside the standard ones.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Clients defined here are kept in sync with the store at start-up and are read-only
+    /// through the client API.
+    #[serde(default)]
+    pub clients: Vec<ClientRegistration>,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+fn default_issuer() -> String {
+    "http://127.0.0.1:8080".into()
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./data")
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// The address to listen on; derived from the issuer's host and port when absent.
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    #[serde(default)]
+    pub backend: StorageBackend,
+    /// The SQLite database file; `<data_dir>/gatehouse.db` when absent.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// SQLite reader connections beside the one writer.
+    #[serde(default = "default_readers")]
+    pub readers: usize,
+    /// The PostgreSQL connection string (`postgres://user:password@host/db` or libpq
+    /// `host=… user=… dbname=…`). It may hold a password, so it is never logged.
+    #[serde(default)]
+    pub url: Option<Secret<String>>,
+    /// PostgreSQL connections in the pool.
+    #[serde(default = "default_pool_size")]
+    pub pool_size: usize,
+}
+
+fn default_pool_size() -> usize {
+    16
+}
+
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StorageBackend {
+    #[default]
+    Sqlite,
+    Postgres,
+}
+
+fn default_readers() -> usize {
+    4
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: StorageBackend::Sqlite,
+            path: None,
+            readers: default_readers(),
+            url: None,
+            pool_size: default_pool_size(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningConfig {
+    #[serde(default)]
+    pub backend: SigningBackend,
+    /// ID-token algorithm for clients that registered none.
+    #[serde(default = "default_alg")]
+    pub id_token_alg: Alg,
+    /// Algorithm of JWT access tokens.
+    #[serde(default = "default_alg")]
+    pub access_token_alg: Alg,
+    /// The master key that seals client secrets and software keys at rest (32 bytes, hex);
+    /// read from this file, created with a random key when absent.
+    #[serde(default)]
+    pub master_key_file: Option<PathBuf>,
+}
+
+impl Default for SigningConfig {
+    fn default() -> Self {
+        Self {
+            backend: SigningBackend::default(),
+            id_token_alg: default_alg(),
+            access_token_alg: default_alg(),
+            master_key_file: None,
+        }
+    }
+}
+
+fn default_alg() -> Alg {
+    Alg::ES256
+}
+
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SigningBackend {
+    #[default]
+    Software,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// SHA-256 (hex) of the bearer tokens the login front-end uses on the
+    /// authorization-session API. When empty, a token is generated into
+    /// `<data_dir>/authz-api.token`.
+    #[serde(default)]
+    pub authz_session_token_hashes: Vec<String>,
+    /// SHA-256 (hex) of the master tokens for the client, admin and monitoring APIs. When
+    /// empty, a token is generated into `<data_dir>/admin-api.token`.
+    #[serde(default)]
+    pub admin_token_hashes: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrontendConfig {
+    /// The login front-end's page the authorization endpoint sends browsers to, with the
+    /// authentication request's query string.
+    #[serde(default)]
+    pub login_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifetimesConfig {
+    #[serde(with = "humantime_serde", default = "d15m")]
+    pub authz_session: Duration,
+    #[serde(with = "humantime_serde", default = "d12h")]
+    pub subject_session: Duration,
+    #[serde(with = "humantime_serde", default = "d1m")]
+    pub code: Duration,
+    #[serde(with = "humantime_serde", default = "d1h")]
+    pub access_token: Duration,
+    #[serde(with = "humantime_serde", default = "d1h")]
+    pub id_token: Duration,
+    #[serde(with = "humantime_serde", default = "d30d")]
+    pub refresh_token: Duration,
+}
+
+fn d15m() -> Duration {
+    Duration::from_secs(900)
+}
+fn d12h() -> Duration {
+    Duration::from_secs(12 * 3600)
+}
+fn d1m() -> Duration {
+    Duration::from_secs(60)
+}
+fn d1h() -> Duration {
+    Duration::from_secs(3600)
+}
+fn d30d() -> Duration {
+    Duration::from_secs(30 * 24 * 3600)
+}
+
+impl Default for LifetimesConfig {
+    fn default() -> Self {
+        Self {
+            authz_session: d15m(),
+            subject_session: d12h(),
+            code: d1m(),
+            access_token: d1h(),
+            id_token: d1h(),
+            refresh_token: d30d(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, PartialEq, Eq, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+/// A configuration that cannot be used, with what to change.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Reads the configuration: defaults, then the file (if any), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError(format!("the configuration file {} does not exist", file.display())));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Env::prefixed("GATEHOUSE_").split("__").filter(|k| {
+            let top = k.as_str().split("__").next().unwrap_or_default();
+            SECTIONS.iter().any(|s| s.eq_ignore_ascii_case(top))
+        }));
+        Self::extract(figment)
+    }
+
+    /// Reads a configuration from TOML text alone (tests, `check-config`).
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        Self::extract(Figment::new().merge(Toml::string(text)))
+    }
+
+    fn extract(figment: Figment) -> Result<Config, ConfigError> {
+        let config: Config = figment.extract().map_err(|e| {
+            let mut msg = String::new();
+            for err in e {
+                msg.push_str(&format!("\n  - {err}"));
+            }
+            ConfigError(format!(
+                "{msg}\n  Every option is described in docs/configuration.md; environment variables use GATEHOUSE_<SECTION>__<KEY>."
+            ))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let issuer = url::Url::parse(&self.issuer).map_err(|e| {
+            ConfigError(format!("issuer {:?} is not a URL ({e}); write e.g. https://id.example.com", self.issuer))
+        })?;
+        if issuer.query().is_some() || issuer.fragment().is_some() {
+            return Err(ConfigError(format!(
+                "issuer {:?} must not have a query or fragment (OpenID Discovery §2)",
+                self.issuer
+            )));
+        }
+        let loopback = matches!(issuer.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        match issuer.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            _ => {
+                return Err(ConfigError(format!(
+                    "issuer {:?} must use https; plain http is allowed only for loopback addresses (127.0.0.1, localhost)",
+                    self.issuer
+                )));
+            }
+        }
+        for (what, hashes) in [
+            ("api.authz_session_token_hashes", &self.api.authz_session_token_hashes),
+            ("api.admin_token_hashes", &self.api.admin_token_hashes),
+        ] {
+            for h in hashes.iter() {
+                if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(ConfigError(format!(
+                        "{what} must hold SHA-256 hashes as 64 hex digits; compute one with `gatehouse hash-token`"
+                    )));
+                }
+            }
+        }
+        if let Some(url) = &self.frontend.login_url {
+            url::Url::parse(url).map_err(|e| ConfigError(format!("frontend.login_url {url:?} is not a URL: {e}")))?;
+        }
+        let l = &self.lifetimes;
+        for (name, d) in [
+            ("authz_session", l.authz_session),
+            ("subject_session", l.subject_session),
+            ("code", l.code),
+            ("access_token", l.access_token),
+            ("id_token", l.id_token),
+            ("refresh_token", l.refresh_token),
+        ] {
+            if d.as_secs() == 0 {
+                return Err(ConfigError(format!("lifetimes.{name} must be at least one second (e.g. \"10m\")")));
+            }
+        }
+        if l.code.as_secs() > 600 {
+            return Err(ConfigError("lifetimes.code must be at most 10 minutes (RFC 6749 §4.1.2)".into()));
+        }
+        if self.storage.readers == 0 || self.storage.pool_size == 0 {
+            return Err(ConfigError("storage.readers and storage.pool_size must be at least 1".into()));
+        }
+        if self.storage.backend == StorageBackend::Postgres && self.storage.url.is_none() {
+            return Err(ConfigError(
+                "storage.backend is postgres but storage.url is missing; set it, e.g. with GATEHOUSE_STORAGE__URL"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The address to listen on.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        if let Some(addr) = self.http.listen {
+            return Ok(addr);
+        }
+        let issuer = url::Url::parse(&self.issuer).map_err(|e| ConfigError(e.to_string()))?;
+        let port = issuer.port_or_known_default().unwrap_or(8080);
+        let host = match issuer.host_str() {
+            Some("localhost") | Some("127.0.0.1") => "127.0.0.1",
+            Some("[::1]") => "[::1]",
+            _ => "0.0.0.0",
+        };
+        format!("{host}:{port}")
+            .parse()
+            .map_err(|e| ConfigError(format!("cannot derive http.listen from the issuer: {e}; set http.listen")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_is_the_zero_setup_default() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.issuer, "http://127.0.0.1:8080");
+        assert_eq!(c.listen_addr().unwrap().to_string(), "127.0.0.1:8080");
+        assert_eq!(c.lifetimes.authz_session, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_the_key_named() {
+        let err = Config::from_toml("isuer = \"https://x\"").unwrap_err().to_string();
+        assert!(err.contains("isuer"), "{err}");
+        let err = Config::from_toml("[lifetimes]\ncodes = \"1m\"").unwrap_err().to_string();
+        assert!(err.contains("codes"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_say_how_to_fix_them() {
+        let err = Config::from_toml("issuer = \"http://id.example.com\"").unwrap_err().to_string();
+        assert!(err.contains("must use https"), "{err}");
+        let err = Config::from_toml("[api]\nadmin_token_hashes = [\"abc\"]").unwrap_err().to_string();
+        assert!(err.contains("gatehouse hash-token"), "{err}");
+        let err = Config::from_toml("[lifetimes]\ncode = \"1h\"").unwrap_err().to_string();
+        assert!(err.contains("at most 10 minutes"), "{err}");
+        let err = Config::from_toml("[lifetimes]\ncode = \"soon\"").unwrap_err().to_string();
+        assert!(err.contains("lifetimes.code") || err.contains("code"), "{err}");
+    }
+
+    #[test]
+    fn clients_parse_in_registration_shape() {
+        let c = Config::from_toml(
+            r#"
+            [[clients]]
+            client_id = "app"
+            client_secret = "0123456789abcdef0123456789abcdef"
+            redirect_uris = ["https://app.example.com/cb"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.clients[0].client_id.as_deref(), Some("app"));
+        assert!(!format!("{:?}", c.clients[0]).contains("0123456789abcdef"), "secrets are redacted in Debug");
+    }
+}

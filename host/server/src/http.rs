@@ -1,0 +1,273 @@
+//! How protocol results become HTTP responses, and how requests become protocol inputs:
+//! error rendering per endpoint kind, the JSON and form extractors that keep malformed input
+//! in the app's own error format, and bearer-token checks for the host's APIs.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use gatehouse_protocol::authorize::Params;
+use gatehouse_protocol::secret::{Secret, constant_time_eq, sha256};
+use gatehouse_protocol::token::{ClientAuth, TokenError};
+use gatehouse_protocol::userinfo::BearerError;
+use gatehouse_protocol::{ApiError, ErrorCode, OAuthError};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+const NO_STORE: [(header::HeaderName, HeaderValue); 2] = [
+    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    (header::PRAGMA, HeaderValue::from_static("no-cache")),
+];
+
+/// An OAuth error from a back-channel endpoint: JSON body (RFC 6749 §5.2).
+pub struct OAuthJson(pub OAuthError);
+
+impl IntoResponse for OAuthJson {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let body = json!({ "error": self.0.code, "error_description": self.0.description });
+        (status, NO_STORE, Json(body)).into_response()
+    }
+}
+
+/// A token endpoint error; `invalid_client` after HTTP Basic carries the Basic challenge.
+pub struct TokenErrorResponse(pub TokenError);
+
+impl IntoResponse for TokenErrorResponse {
+    fn into_response(self) -> Response {
+        let challenge = self.0.basic_challenge;
+        let mut response = OAuthJson(self.0.error).into_response();
+        if challenge {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="gatehouse""#));
+        }
+        response
+    }
+}
+
+/// A bearer-protected resource's error (RFC 6750 §3).
+pub struct BearerErrorResponse(pub BearerError);
+
+impl IntoResponse for BearerErrorResponse {
+    fn into_response(self) -> Response {
+        let (status, challenge) = match self.0 {
+            BearerError::Missing => (StatusCode::UNAUTHORIZED, r#"Bearer realm="gatehouse""#.to_owned()),
+            BearerError::Rejected(e) => {
+                let status = match e.code {
+                    ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+                    ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
+                    ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+                    _ => StatusCode::UNAUTHORIZED,
+                };
+                let description = e.description.replace(['"', '\\'], "'");
+                (status, format!(r#"Bearer realm="gatehouse", error="{}", error_description="{description}""#, e.code))
+            }
+        };
+        let value =
+            HeaderValue::from_str(&challenge).unwrap_or(HeaderValue::from_static(r#"Bearer realm="gatehouse""#));
+        (status, [(header::WWW_AUTHENTICATE, value)], NO_STORE).into_response()
+    }
+}
+
+/// An RFC 9457 problem document for the host's JSON APIs.
+pub struct Problem(pub ApiError);
+
+impl From<ApiError> for Problem {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl Problem {
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self(ApiError::BadRequest(detail.into()))
+    }
+}
+
+pub fn problem(status: StatusCode, detail: &str, extra: serde_json::Value) -> Response {
+    let mut body = json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    if let (Some(obj), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        obj.extend(extra.clone());
+    }
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"))], NO_STORE, body.to_string())
+        .into_response()
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let none = serde_json::Value::Null;
+        match &self.0 {
+            ApiError::BadRequest(m) => problem(StatusCode::BAD_REQUEST, m, none),
+            ApiError::NotFound(m) => problem(StatusCode::NOT_FOUND, m, none),
+            ApiError::Conflict(m) => problem(StatusCode::CONFLICT, m, none),
+            ApiError::Unavailable(m) => problem(StatusCode::SERVICE_UNAVAILABLE, m, none),
+            ApiError::Internal => {
+                problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error; the server log has the details", none)
+            }
+            ApiError::OAuth(e) => problem(
+                StatusCode::BAD_REQUEST,
+                &e.description,
+                json!({ "error": e.code, "error_description": e.description }),
+            ),
+        }
+    }
+}
+
+/// A JSON body for the host's APIs. Malformed JSON, a wrong shape or a missing content type
+/// get a 400/415 problem document that says what is wrong.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json =
+            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
+                ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
+        if !is_json {
+            return Err(problem(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the request body must be application/json",
+                serde_json::Value::Null,
+            ));
+        }
+        let body = Bytes::from_request(req, state).await.map_err(|e| e.into_response())?;
+        serde_json::from_slice(&body).map(ApiJson).map_err(|e| {
+            problem(StatusCode::BAD_REQUEST, &format!("the request body is not valid: {e}"), serde_json::Value::Null)
+        })
+    }
+}
+
+/// An `application/x-www-form-urlencoded` body as ordered parameters.
+pub struct Form(pub Params);
+
+impl<S: Send + Sync> FromRequest<S> for Form {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_form = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
+            ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        });
+        if !is_form {
+            let e = OAuthError::invalid_request("the request body must be application/x-www-form-urlencoded");
+            return Err(OAuthJson(e).into_response());
+        }
+        let body = Bytes::from_request(req, state).await.map_err(|e| e.into_response())?;
+        Ok(Form(Params(url::form_urlencoded::parse(&body).into_owned().collect())))
+    }
+}
+
+/// Client credentials from the `Authorization: Basic` header (RFC 6749 §2.3.1: both parts
+/// are form-encoded before being joined).
+pub fn client_auth(headers: &HeaderMap) -> ClientAuth {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return ClientAuth::default();
+    };
+    let parsed = value.to_str().ok().and_then(|v| {
+        let (scheme, rest) = v.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return None;
+        }
+        let decoded = String::from_utf8(STANDARD.decode(rest.trim()).ok()?).ok()?;
+        let (id, secret) = decoded.split_once(':')?;
+        let unform =
+            |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+        Some((unform(id)?, Secret::new(unform(secret)?)))
+    });
+    match parsed {
+        Some(basic) => ClientAuth { basic: Some(basic), malformed_header: false },
+        None => ClientAuth { basic: None, malformed_header: true },
+    }
+}
+
+/// The bearer token of a request (RFC 6750 §2.1), if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+/// The API tokens one of the host's APIs accepts, held as SHA-256 hashes.
+#[derive(Clone)]
+pub struct TokenHashes {
+    hashes: Vec<[u8; 32]>,
+    api: &'static str,
+}
+
+impl TokenHashes {
+    pub fn new(api: &'static str, hex_hashes: &[String]) -> Self {
+        let hashes = hex_hashes
+            .iter()
+            .filter_map(|h| {
+                let bytes: Option<Vec<u8>> =
+                    (0..h.len()).step_by(2).map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok()).collect();
+                bytes.and_then(|b| <[u8; 32]>::try_from(b).ok())
+            })
+            .collect();
+        Self { hashes, api }
+    }
+
+    /// Checks the request's bearer token; every configured hash is compared in constant time.
+    /// The error is the 401 answer.
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), Box<Response>> {
+        let given = bearer(headers).map(|t| sha256(t.as_bytes()));
+        let ok = given.is_some_and(|g| self.hashes.iter().fold(false, |acc, h| acc | constant_time_eq(h, &g)));
+        if ok {
+            return Ok(());
+        }
+        let detail = match given {
+            None => format!("the {} needs an Authorization: Bearer token", self.api),
+            Some(_) => format!("the bearer token is not valid for the {}", self.api),
+        };
+        let mut response = problem(StatusCode::UNAUTHORIZED, &detail, serde_json::Value::Null);
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="gatehouse""#));
+        Err(Box::new(response))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let mut headers = HeaderMap::new();
+        let encoded = STANDARD.encode("my%20client:p%3Ass");
+        headers.insert(header::AUTHORIZATION, format!("Basic {encoded}").parse().unwrap());
+        let auth = client_auth(&headers);
+        let (id, secret) = auth.basic.unwrap();
+        assert_eq!(id, "my client");
+        assert_eq!(secret.expose(), "p:ss");
+    }
+
+    #[test]
+    fn malformed_basic_is_flagged() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, "Basic !!!".parse().unwrap());
+        assert!(client_auth(&headers).malformed_header);
+    }
+
+    #[test]
+    fn token_hashes_accept_only_configured_tokens() {
+        let hashes = TokenHashes::new("test API", &[gatehouse_protocol::secret::sha256_hex(b"right")]);
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, "Bearer right".parse().unwrap());
+        assert!(hashes.check(&headers).is_ok());
+        headers.insert(header::AUTHORIZATION, "Bearer wrong".parse().unwrap());
+        assert!(hashes.check(&headers).is_err());
+        assert!(hashes.check(&HeaderMap::new()).is_err());
+    }
+}

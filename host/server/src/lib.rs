@@ -1,0 +1,11 @@
+//! The Gatehouse server: configuration, wiring and the HTTP surface. This is the only crate
+//! that knows HTTP.
+
+pub mod app;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod routes;
+
+pub use app::{Gatehouse, Overrides, StartupError};
+pub use config::Config;

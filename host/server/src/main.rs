@@ -1,0 +1,126 @@
+//! The `gatehouse` command.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use gatehouse_server::config::LogFormat;
+use gatehouse_server::{Config, Gatehouse, Overrides};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "gatehouse", version, about = "An OpenID Connect provider with WebAssembly policy plugins")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the provider. Without a configuration file it runs the zero-setup default:
+    /// issuer http://127.0.0.1:8080, SQLite in ./data, software signing keys.
+    Serve {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Checks a configuration file (and the GATEHOUSE_* environment) without starting.
+    CheckConfig {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Prints the SHA-256 of an API token, the form the configuration takes. Reads the token
+    /// from standard input so it stays out of the shell history.
+    HashToken,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config } => serve(config),
+        Command::CheckConfig { config } => match Config::load(config.as_deref()) {
+            Ok(_) => {
+                println!("configuration is valid");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::HashToken => {
+            let mut token = String::new();
+            if std::io::stdin().read_to_string(&mut token).is_err() || token.trim().is_empty() {
+                eprintln!("write the token on standard input, e.g. `gatehouse hash-token < token.txt`");
+                return ExitCode::from(2);
+            }
+            println!("{}", gatehouse_protocol::secret::sha256_hex(token.trim().as_bytes()));
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn serve(config_path: Option<PathBuf>) -> ExitCode {
+    let config = match Config::load(config_path.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    match config.log.format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let server = match Gatehouse::build(&config, Overrides::default()).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("gatehouse cannot start: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let listener = match tokio::net::TcpListener::bind(server.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("gatehouse cannot listen on {}: {e}; set http.listen to a free address", server.listen);
+                return ExitCode::from(2);
+            }
+        };
+        tracing::info!(issuer = %config.issuer, listen = %server.listen, "gatehouse is serving");
+        match server.serve(listener, shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("server error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,6 @@
+//! The HTTP surface. Each handler has three beats: extract, one protocol call, render.
+
+pub mod authz_sessions;
+pub mod clients;
+pub mod monitor;
+pub mod oauth;

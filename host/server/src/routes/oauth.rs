@@ -1,0 +1,84 @@
+//! The OAuth 2.0 / OpenID Connect endpoints: discovery, JWK set, authorization, token,
+//! UserInfo.
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use gatehouse_protocol::authorize::Params;
+
+use crate::app::AppState;
+use crate::http::{BearerErrorResponse, Form, TokenErrorResponse, bearer, client_auth};
+
+const NO_STORE: [(header::HeaderName, HeaderValue); 2] = [
+    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    (header::PRAGMA, HeaderValue::from_static("no-cache")),
+];
+
+/// OpenID Connect Discovery 1.0 §4.
+pub async fn discovery(State(s): State<AppState>) -> Response {
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(s.provider.discovery())).into_response()
+}
+
+/// RFC 7517 JWK set. Short cache so new keys are picked up soon after they are published.
+pub async fn jwks(State(s): State<AppState>) -> Response {
+    ([(header::CACHE_CONTROL, "public, max-age=60")], Json(s.provider.jwks())).into_response()
+}
+
+/// The authorization endpoint hands the browser to the login front-end with the request as
+/// it came; the front-end starts an authorization session with it.
+pub async fn authorize_get(State(s): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    to_frontend(&s, query.unwrap_or_default())
+}
+
+/// OpenID Connect Core §3.1.2.1 allows the request as a form POST.
+pub async fn authorize_post(State(s): State<AppState>, Form(params): Form) -> Response {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in &params.0 {
+        ser.append_pair(k, v);
+    }
+    to_frontend(&s, ser.finish())
+}
+
+fn to_frontend(s: &AppState, query: String) -> Response {
+    match &s.login_url {
+        Some(url) => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            Redirect::to(&format!("{url}{sep}{query}")).into_response()
+        }
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Html("<!doctype html><title>Sign-in unavailable</title><h1>Sign-in is not available</h1><p>This provider has no login front-end configured (frontend.login_url).</p>"),
+        )
+            .into_response(),
+    }
+}
+
+/// RFC 6749 §3.2.
+pub async fn token(State(s): State<AppState>, headers: HeaderMap, Form(form): Form) -> Response {
+    match s.provider.token(&form, client_auth(&headers)).await {
+        Ok(tokens) => (NO_STORE, Json(tokens)).into_response(),
+        Err(e) => TokenErrorResponse(e).into_response(),
+    }
+}
+
+/// OpenID Connect Core §5.3, GET.
+pub async fn userinfo_get(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    render_userinfo(s.provider.userinfo(bearer(&headers)).await)
+}
+
+/// OpenID Connect Core §5.3, POST: the token may also come in the form body (RFC 6750 §2.2).
+pub async fn userinfo_post(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let form = Params(url::form_urlencoded::parse(&body).into_owned().collect());
+    let token = bearer(&headers).or(form.get("access_token"));
+    render_userinfo(s.provider.userinfo(token).await)
+}
+
+fn render_userinfo(
+    result: Result<gatehouse_protocol::model::JsonObject, gatehouse_protocol::userinfo::BearerError>,
+) -> Response {
+    match result {
+        Ok(claims) => (NO_STORE, Json(claims)).into_response(),
+        Err(e) => BearerErrorResponse(e).into_response(),
+    }
+}

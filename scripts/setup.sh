@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what Gatehouse's run and test commands need on a fresh Debian machine that has the
+# Rust toolchain: Debian packages and Rust targets. Idempotent; installs only what is missing.
+set -euo pipefail
+
+sudo_cmd() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+need() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
+need curl curl
+need sha256sum coreutils
+need python3 python3
+# PostgreSQL for the storage conformance suite and the shared-database tests.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  sudo_cmd apt-get update -qq
+  sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole Gatehouse test suite: installs what is missing, then builds and runs every test
+# (unit tests, the store conformance suite, the end-to-end binary, the CLI tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+# A real PostgreSQL server for the PostgreSQL backend's tests.
+pg_dir=$(mktemp -d /tmp/gatehouse-pg.XXXXXX)
+trap 'scripts/postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+GATEHOUSE_TEST_POSTGRES_URL=$(scripts/postgres.sh start "$pg_dir")
+export GATEHOUSE_TEST_POSTGRES_URL
+
+cargo test --workspace --locked

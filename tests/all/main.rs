@@ -1,0 +1,14 @@
+//! Gatehouse's end-to-end tests: one binary, real HTTP on loopback, real SQLite files, an
+//! independent relying-party library. Each test starts its own server; none depends on
+//! another's leftovers.
+
+mod support;
+
+mod api_errors;
+mod clients_api;
+mod code_flow;
+mod negative;
+mod restart;
+mod session_data;
+mod shared_database;
+mod sso;

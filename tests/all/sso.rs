@@ -1,0 +1,139 @@
+//! Single sign-on: subject sessions reused across authorizations, `prompt`, `max_age`,
+//! remembered consent.
+
+use serde_json::{Value, json};
+
+use crate::support::rp::Rp;
+use crate::support::{TestServer, alice, redirect_params};
+
+/// A first login with a long-lived consent; returns the subject session id for the cookie.
+async fn first_login(server: &TestServer, rp: &Rp) -> String {
+    let pending = rp.authorize(&["email"], &[]);
+    let query = server.browse_authorize(&pending.url).await;
+    let prompt = server.start_session(&query, None, None).await;
+    let sid = prompt["sid"].as_str().unwrap().to_owned();
+    server.submit_subject(&sid, alice()).await;
+    let prompt = server.submit_consent(&sid, json!({"scope": "*", "long_lived": true})).await;
+    rp.finish(server, pending, prompt["uri"].as_str().unwrap()).await;
+    prompt["sub_sid"].as_str().unwrap().to_owned()
+}
+
+async fn again(
+    server: &TestServer,
+    rp: &Rp,
+    sub_sid: &str,
+    extra: &[(&str, &str)],
+    scopes: &[&str],
+) -> (Value, crate::support::rp::Pending) {
+    let pending = rp.authorize(scopes, extra);
+    let query = server.browse_authorize(&pending.url).await;
+    (server.start_session(&query, Some(sub_sid), None).await, pending)
+}
+
+#[tokio::test]
+async fn a_second_authorization_skips_login_and_remembered_consent() {
+    let server = TestServer::start().await;
+    let info = server.web_client(json!({})).await;
+    let rp = Rp::new(&server, &info).await;
+    let sub_sid = first_login(&server, &rp).await;
+
+    let (prompt, pending) = again(&server, &rp, &sub_sid, &[], &["email"]).await;
+    assert_eq!(prompt["type"], "response", "no auth, no consent: {prompt}");
+    assert_eq!(prompt["sub_sid"], sub_sid, "the same subject session");
+    let login = rp.finish(&server, pending, prompt["uri"].as_str().unwrap()).await;
+    assert_eq!(login.id_claims["sid"], sub_sid);
+
+    // Something new to consent to: the consent prompt shows what is new and what is not.
+    let (prompt, _) = again(&server, &rp, &sub_sid, &[], &["email", "profile"]).await;
+    assert_eq!(prompt["type"], "consent", "{prompt}");
+    assert_eq!(prompt["scope"]["new"], json!(["profile"]));
+    assert_eq!(prompt["scope"]["consented"], json!(["openid", "email"]));
+    assert!(prompt["claims"]["new"].as_array().unwrap().contains(&json!("name")));
+    assert_eq!(prompt["subject"]["sub"], "alice");
+
+    // prompt=consent asks even when nothing is new.
+    let (prompt, _) = again(&server, &rp, &sub_sid, &[("prompt", "consent")], &["email"]).await;
+    assert_eq!(prompt["type"], "consent");
+}
+
+#[tokio::test]
+async fn prompt_login_forces_authentication() {
+    let server = TestServer::start().await;
+    let info = server.web_client(json!({})).await;
+    let rp = Rp::new(&server, &info).await;
+    let sub_sid = first_login(&server, &rp).await;
+    let (prompt, _) = again(&server, &rp, &sub_sid, &[("prompt", "login")], &["email"]).await;
+    assert_eq!(prompt["type"], "auth", "{prompt}");
+    assert_eq!(prompt["auth_request"]["prompt"], json!(["login"]));
+}
+
+#[tokio::test]
+async fn prompt_none_without_a_session_returns_login_required_to_the_rp() {
+    let server = TestServer::start().await;
+    let info = server.web_client(json!({})).await;
+    let rp = Rp::new(&server, &info).await;
+    let pending = rp.authorize(&["email"], &[("prompt", "none")]);
+    let query = server.browse_authorize(&pending.url).await;
+    let prompt = server.start_session(&query, None, None).await;
+    assert_eq!(prompt["type"], "response", "{prompt}");
+    let params = redirect_params(prompt["uri"].as_str().unwrap());
+    assert_eq!(params["error"], "login_required");
+    assert_eq!(params["state"], *pending.state.secret());
+    assert_eq!(params["iss"], server.base);
+
+    // An unknown or expired cookie is the same as none.
+    let prompt = server.start_session(&query, Some("no-such-session"), None).await;
+    assert_eq!(redirect_params(prompt["uri"].as_str().unwrap())["error"], "login_required");
+}
+
+#[tokio::test]
+async fn prompt_none_with_a_session_answers_silently_or_consent_required() {
+    let server = TestServer::start().await;
+    let info = server.web_client(json!({})).await;
+    let rp = Rp::new(&server, &info).await;
+    let sub_sid = first_login(&server, &rp).await;
+    let (prompt, pending) = again(&server, &rp, &sub_sid, &[("prompt", "none")], &["email"]).await;
+    assert_eq!(prompt["type"], "response");
+    rp.finish(&server, pending, prompt["uri"].as_str().unwrap()).await;
+
+    let (prompt, _) = again(&server, &rp, &sub_sid, &[("prompt", "none")], &["email", "phone"]).await;
+    assert_eq!(redirect_params(prompt["uri"].as_str().unwrap())["error"], "consent_required");
+}
+
+#[tokio::test]
+async fn max_age_and_session_expiry_require_a_fresh_login() {
+    let server = TestServer::start().await;
+    let info = server.web_client(json!({})).await;
+    let rp = Rp::new(&server, &info).await;
+    let sub_sid = first_login(&server, &rp).await;
+    server.clock.advance(120);
+    let (prompt, _) = again(&server, &rp, &sub_sid, &[("max_age", "60")], &["email"]).await;
+    assert_eq!(prompt["type"], "auth", "the login is older than max_age: {prompt}");
+    let (prompt, _) = again(&server, &rp, &sub_sid, &[("max_age", "3600")], &["email"]).await;
+    assert_eq!(prompt["type"], "response", "within max_age");
+    server.clock.advance(13 * 3600);
+    let (prompt, _) = again(&server, &rp, &sub_sid, &[], &["email"]).await;
+    assert_eq!(prompt["type"], "auth", "the subject session expired");
+}
+
+#[tokio::test]
+async fn id_token_hint_must_match_the_session() {
+    let server = TestServer::start().await;
+    let info = server.web_client(json!({})).await;
+    let rp = Rp::new(&server, &info).await;
+    let sub_sid = first_login(&server, &rp).await;
+    let (prompt, pending) = again(&server, &rp, &sub_sid, &[], &["email"]).await;
+    let login = rp.finish(&server, pending, prompt["uri"].as_str().unwrap()).await;
+    let hint = openidconnect::TokenResponse::id_token(&login.tokens).unwrap().to_string();
+    let (prompt, _) = again(&server, &rp, &sub_sid, &[("id_token_hint", &hint)], &["email"]).await;
+    assert_eq!(prompt["type"], "response", "the hint names the session's subject");
+
+    // Bob's session does not answer a request hinted for Alice.
+    let pending = rp.authorize(&["email"], &[]);
+    let query = server.browse_authorize(&pending.url).await;
+    let sid = server.start_session(&query, None, None).await["sid"].as_str().unwrap().to_owned();
+    let prompt = server.submit_subject(&sid, json!({"sub": "bob"})).await;
+    let bob_sid = prompt["subject"]["sub_sid"].as_str().unwrap().to_owned();
+    let (prompt, _) = again(&server, &rp, &bob_sid, &[("id_token_hint", &hint), ("prompt", "none")], &["email"]).await;
+    assert_eq!(redirect_params(prompt["uri"].as_str().unwrap())["error"], "login_required");
+}
