@@ -8,6 +8,7 @@ mod api_errors;
 mod clients_api;
 mod code_flow;
 mod negative;
+mod plugins;
 mod restart;
 mod session_data;
 mod shared_database;

@@ -44,7 +44,8 @@ async fn main() {
     let host = host();
     let directory = Directory::start().await;
     host.install(user_directory_manifest(&directory.origin, "1"), component("user-directory"), true).await.unwrap();
-    let consent = manifest("first-party-consent", "consent-policy", "1", "[config]\nfirst_party_clients = [\"portal\"]\n");
+    let consent =
+        manifest("first-party-consent", "consent-policy", "1", "[config]\nfirst_party_clients = [\"portal\"]\n");
     host.install(consent, component("first-party-consent"), true).await.unwrap();
     let routes = "[config.routes.\"partner.example\"]\nurl = \"https://idp.partner.example/authorize?state={state}\"\n";
     host.install(manifest("idp-router", "login-hooks", "1", routes), component("idp-router"), true).await.unwrap();

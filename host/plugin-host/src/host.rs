@@ -109,7 +109,12 @@ impl PluginHost {
     /// Compiles and checks a plugin version off the caller's thread, adds it, and activates it
     /// when `activate` is set. A version that fails any step is refused and the active set
     /// stays as it was. Installing a version that is already installed replaces it.
-    pub async fn install(&self, manifest: Manifest, component: Vec<u8>, activate: bool) -> Result<VersionStatus, LoadError> {
+    pub async fn install(
+        &self,
+        manifest: Manifest,
+        component: Vec<u8>,
+        activate: bool,
+    ) -> Result<VersionStatus, LoadError> {
         let name = manifest.name.clone();
         let result = self.install_inner(manifest, component, activate).await;
         if let Err(e) = &result {
@@ -120,7 +125,12 @@ impl PluginHost {
         result
     }
 
-    async fn install_inner(&self, manifest: Manifest, component: Vec<u8>, activate: bool) -> Result<VersionStatus, LoadError> {
+    async fn install_inner(
+        &self,
+        manifest: Manifest,
+        component: Vec<u8>,
+        activate: bool,
+    ) -> Result<VersionStatus, LoadError> {
         {
             let catalog = self.shared.catalog.lock().await;
             if let Some(existing) = catalog.entries.get(&manifest.name).and_then(|e| e.versions.first())
@@ -164,7 +174,9 @@ impl PluginHost {
         let current = entry.active.clone();
         let previous = loop {
             match entry.history.pop() {
-                Some(v) if Some(&v) != current.as_ref() && entry.versions.iter().any(|p| p.manifest.version == v) => break v,
+                Some(v) if Some(&v) != current.as_ref() && entry.versions.iter().any(|p| p.manifest.version == v) => {
+                    break v;
+                }
                 Some(_) => continue,
                 None => return Err(LoadError::NothingToRollBack(name.into())),
             }
@@ -186,7 +198,13 @@ impl PluginHost {
         self.publish(&catalog)
     }
 
-    fn activate_locked(&self, catalog: &mut Catalog, name: &str, version: &str, remember: bool) -> Result<(), LoadError> {
+    fn activate_locked(
+        &self,
+        catalog: &mut Catalog,
+        name: &str,
+        version: &str,
+        remember: bool,
+    ) -> Result<(), LoadError> {
         let entry = catalog.entries.get_mut(name).ok_or_else(|| LoadError::UnknownPlugin(name.into()))?;
         if !entry.versions.iter().any(|p| p.manifest.version == version) {
             return Err(LoadError::UnknownVersion { name: name.into(), version: version.into() });
@@ -210,7 +228,8 @@ impl PluginHost {
     fn publish(&self, catalog: &Catalog) -> Result<(), LoadError> {
         let mut active = Active::default();
         for entry in catalog.entries.values() {
-            let Some(plugin) = entry.active.as_ref().and_then(|v| entry.versions.iter().find(|p| &p.manifest.version == v))
+            let Some(plugin) =
+                entry.active.as_ref().and_then(|v| entry.versions.iter().find(|p| &p.manifest.version == v))
             else {
                 continue;
             };
@@ -278,8 +297,8 @@ impl PluginHost {
         let text = tokio::fs::read_to_string(manifest_path)
             .await
             .map_err(|e| LoadError::Io(format!("{}: {e}", manifest_path.display())))?;
-        let manifest = Manifest::from_toml(&text)
-            .map_err(|e| LoadError::Manifest(format!("{}: {e}", manifest_path.display())))?;
+        let manifest =
+            Manifest::from_toml(&text).map_err(|e| LoadError::Manifest(format!("{}: {e}", manifest_path.display())))?;
         let component_path = component_path(manifest_path, &manifest);
         let component = tokio::fs::read(&component_path)
             .await

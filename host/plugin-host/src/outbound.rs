@@ -88,7 +88,9 @@ mod tests {
 
     #[test]
     fn matches_scheme_host_and_port_and_ignores_the_host_header() {
-        let allowed: Arc<[Origin]> = vec![Origin::parse("http://127.0.0.1:8080").unwrap(), Origin::parse("https://API.example.com").unwrap()].into();
+        let allowed: Arc<[Origin]> =
+            vec![Origin::parse("http://127.0.0.1:8080").unwrap(), Origin::parse("https://API.example.com").unwrap()]
+                .into();
         let hooks = Outbound::new("p".into(), allowed);
         assert!(hooks.allows(&request("http://127.0.0.1:8080/users/1", None)));
         assert!(hooks.allows(&request("https://api.example.com/x", None)));

@@ -65,9 +65,9 @@ impl Plugin {
             Exports::Claims(indices) => {
                 plugin
                     .call_unrecorded(|mut store, instance| {
-                        Box::pin(async move {
-                            indices.load(&mut store, &instance)?.call_supplied_claims(&mut store).await
-                        })
+                        Box::pin(
+                            async move { indices.load(&mut store, &instance)?.call_supplied_claims(&mut store).await },
+                        )
                     })
                     .await
             }

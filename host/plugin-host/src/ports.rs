@@ -16,11 +16,11 @@ use gatehouse_protocol::session::{ConsentInput, Selection};
 use gatehouse_protocol::{ErrorCode, OAuthError};
 use serde_json::Value;
 
+use crate::PluginHost;
 use crate::bindings::{claims, consent, gatehouse::policy::types, hooks};
 use crate::error::Incident;
 use crate::manifest::OnFailure;
 use crate::plugin::{Answer, Plugin};
-use crate::PluginHost;
 
 impl PluginHost {
     /// The policy ports for the protocol, backed by whatever is active at each call.
@@ -151,7 +151,10 @@ impl ConsentPolicy for PluginHost {
         let Some(plugin) = &active.consent else {
             return Ok(ConsentVerdict::Ask);
         };
-        let split = |s: &gatehouse_protocol::plugins::Split| consent::Split { new: s.new.clone(), consented: s.consented.clone() };
+        let split = |s: &gatehouse_protocol::plugins::Split| consent::Split {
+            new: s.new.clone(),
+            consented: s.consented.clone(),
+        };
         let metadata = serde_json::to_string(&query.client.metadata).expect("client metadata serialises");
         let wit_query = consent::ConsentQuery {
             client: consent::Client { client_id: query.client.client_id.clone(), metadata },

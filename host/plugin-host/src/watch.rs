@@ -45,9 +45,7 @@ impl PluginHost {
             }
         })
         .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
-        watcher
-            .watch(dir, RecursiveMode::NonRecursive)
-            .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+        watcher.watch(dir, RecursiveMode::NonRecursive).map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
         let (host, dir) = (self.clone(), dir.to_owned());
         let task = tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
@@ -57,8 +55,12 @@ impl PluginHost {
                 }
                 for manifest in affected_manifests(&dir, &changed) {
                     match host.load_file(&manifest).await {
-                        Ok(v) => tracing::info!(file = %manifest.display(), plugin = %v.name, version = %v.version, "plugin loaded from the watched folder"),
-                        Err(e) => tracing::warn!(file = %manifest.display(), error = %e, "plugin in the watched folder refused"),
+                        Ok(v) => {
+                            tracing::info!(file = %manifest.display(), plugin = %v.name, version = %v.version, "plugin loaded from the watched folder")
+                        }
+                        Err(e) => {
+                            tracing::warn!(file = %manifest.display(), error = %e, "plugin in the watched folder refused")
+                        }
                     }
                 }
             }

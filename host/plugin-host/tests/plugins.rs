@@ -59,7 +59,8 @@ async fn with_nothing_loaded_the_ports_answer_no_claims_ask_and_continue() {
 async fn the_claims_source_maps_a_user_record_from_the_directory() {
     let directory = Directory::start().await;
     let host = host();
-    let installed = host.install(user_directory_manifest(&directory.origin, "1.0.0"), component("user-directory"), true).await;
+    let installed =
+        host.install(user_directory_manifest(&directory.origin, "1.0.0"), component("user-directory"), true).await;
     let installed = installed.expect("the user-directory plugin loads");
     assert!(installed.active);
     let source = host.policies().claims.unwrap();
@@ -67,7 +68,8 @@ async fn the_claims_source_maps_a_user_record_from_the_directory() {
     names.sort();
     assert_eq!(names, ["email", "email_verified", "https://example.com/department", "name"]);
 
-    let claims = source.claims(&claims_query("alice", &["email", "email_verified", "https://example.com/department"])).await;
+    let claims =
+        source.claims(&claims_query("alice", &["email", "email_verified", "https://example.com/department"])).await;
     assert_eq!(
         serde_json::Value::Object(claims.unwrap()),
         json!({"email": "alice@example.com", "email_verified": true, "https://example.com/department": "Wonderland"})
@@ -130,7 +132,8 @@ acr = "urn:partner:sso"
     host.install(manifest("idp-router", "login-hooks", "1.0.0", config), component("idp-router"), true).await.unwrap();
     let hooks = host.policies().hooks.unwrap();
 
-    let start = hooks.run(HookStage::Started, &hook_query(Some("alice@partner.example"), object(json!({"ui": "dark"})))).await;
+    let start =
+        hooks.run(HookStage::Started, &hook_query(Some("alice@partner.example"), object(json!({"ui": "dark"})))).await;
     let start = start.unwrap();
     assert_eq!(
         start.action,
@@ -175,7 +178,8 @@ async fn a_hot_swap_under_load_fails_no_call_and_a_broken_version_never_replaces
     let query = consent_query("portal", None, &["openid"]);
 
     let stop = Arc::new(AtomicBool::new(false));
-    let (calls, failures, grants) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (calls, failures, grants) =
+        (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let mut workers = Vec::new();
     for _ in 0..4 {
         let (policy, query, stop) = (policy.clone(), query.clone(), stop.clone());
@@ -241,7 +245,10 @@ async fn an_endless_loop_times_out_and_the_host_carries_on() {
     // The host carries on: another plugin answers, and the looping one fails the same way again.
     host.deactivate("looper").await.unwrap();
     install_consent(&host, "1.0.0", CONSENT_CONFIG).await;
-    assert!(matches!(policy.decide(&consent_query("portal", None, &["openid"])).await.unwrap(), ConsentVerdict::Grant(_)));
+    assert!(matches!(
+        policy.decide(&consent_query("portal", None, &["openid"])).await.unwrap(),
+        ConsentVerdict::Grant(_)
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,7 +269,10 @@ async fn a_trap_is_a_server_error_and_the_next_call_succeeds() {
     host.install(user_directory_manifest(&directory.origin, "1.0.0"), component("user-directory"), true).await.unwrap();
     let policies = host.policies();
     for _ in 0..2 {
-        assert_incident(policies.hooks.as_ref().unwrap().run(HookStage::Started, &hook_query(None, Default::default())).await, "trap");
+        assert_incident(
+            policies.hooks.as_ref().unwrap().run(HookStage::Started, &hook_query(None, Default::default())).await,
+            "trap",
+        );
         let claims = policies.claims.as_ref().unwrap().claims(&claims_query("alice", &["email"])).await.unwrap();
         assert_eq!(claims["email"], "alice@example.com");
     }
@@ -309,16 +319,30 @@ async fn a_request_to_a_host_not_allowed_is_denied_before_connecting() {
     let allowed = Directory::start().await;
     let elsewhere = Directory::start().await;
     let host = host();
-    let config = format!("allowed_outbound_hosts = [\"{}\"]\n[config]\nurl = \"{}/users/alice\"\n", allowed.origin, elsewhere.origin);
-    host.install(manifest("fetcher", "claims-source", "1.0.0", &config), component("testing-fetch-anything"), true).await.unwrap();
+    let config = format!(
+        "allowed_outbound_hosts = [\"{}\"]\n[config]\nurl = \"{}/users/alice\"\n",
+        allowed.origin, elsewhere.origin
+    );
+    host.install(manifest("fetcher", "claims-source", "1.0.0", &config), component("testing-fetch-anything"), true)
+        .await
+        .unwrap();
     let source = host.policies().claims.unwrap();
     let error = source.claims(&claims_query("alice", &["fetched"])).await.unwrap_err();
-    assert_eq!(error.error.expect("the plugin's own error").code, ErrorCode::AccessDenied, "the guest saw HttpRequestDenied");
+    assert_eq!(
+        error.error.expect("the plugin's own error").code,
+        ErrorCode::AccessDenied,
+        "the guest saw HttpRequestDenied"
+    );
     assert_eq!(elsewhere.hits(), 0, "no request reached the host that is not allowed");
 
     // The same plugin reaches the allowed host.
-    let config = format!("allowed_outbound_hosts = [\"{}\"]\n[config]\nurl = \"{}/users/alice\"\n", allowed.origin, allowed.origin);
-    host.install(manifest("fetcher", "claims-source", "1.0.1", &config), component("testing-fetch-anything"), true).await.unwrap();
+    let config = format!(
+        "allowed_outbound_hosts = [\"{}\"]\n[config]\nurl = \"{}/users/alice\"\n",
+        allowed.origin, allowed.origin
+    );
+    host.install(manifest("fetcher", "claims-source", "1.0.1", &config), component("testing-fetch-anything"), true)
+        .await
+        .unwrap();
     assert_eq!(source.claims(&claims_query("alice", &["fetched"])).await.unwrap()["fetched"], 200);
     assert_eq!(allowed.hits(), 1);
 }
@@ -334,18 +358,25 @@ async fn two_claims_sources_supplying_one_claim_need_an_order() {
             "second-directory",
             "claims-source",
             "1.0.0",
-            &format!("{order}\nallowed_outbound_hosts = [\"{origin}\"]\n[config]\nurl = \"{origin}/users/{{sub}}\"\n[config.claims]\nemail = \"/displayName\"\n"),
+            &format!(
+                "{order}\nallowed_outbound_hosts = [\"{origin}\"]\n[config]\nurl = \"{origin}/users/{{sub}}\"\n[config.claims]\nemail = \"/displayName\"\n"
+            ),
         )
     };
     let error = host.install(second(""), component("user-directory"), true).await.unwrap_err();
     assert!(matches!(&error, LoadError::Conflict(m) if m.contains("\"email\"")), "{error:?}");
-    assert_eq!(host.policies().claims.unwrap().claims(&claims_query("alice", &["email"])).await.unwrap()["email"], "alice@example.com");
+    assert_eq!(
+        host.policies().claims.unwrap().claims(&claims_query("alice", &["email"])).await.unwrap()["email"],
+        "alice@example.com"
+    );
 
     // Ordered before the first (which has the default order 0), the second one wins.
     let error = host.install(second("order = 0"), component("user-directory"), true).await.unwrap_err();
     assert!(matches!(error, LoadError::Conflict(_)), "both need distinct orders");
     host.deactivate("user-directory").await.unwrap();
-    host.install(user_directory_manifest(&directory.origin, "1.0.1"), component("user-directory"), false).await.unwrap();
+    host.install(user_directory_manifest(&directory.origin, "1.0.1"), component("user-directory"), false)
+        .await
+        .unwrap();
     host.install(second("order = -1"), component("user-directory"), true).await.unwrap();
     let error = host.activate("user-directory", "1.0.1").await.unwrap_err();
     assert!(matches!(error, LoadError::Conflict(_)), "the first has no order");
@@ -415,7 +446,9 @@ async fn compiled_components_are_cached_by_content_and_engine() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manifests_are_checked_with_fix_it_messages() {
-    let bad = gatehouse_plugin_host::Manifest::from_toml("name = \"x\"\nkind = \"claims-source\"\nversion = \"1\"\ncolour = 1\n");
+    let bad = gatehouse_plugin_host::Manifest::from_toml(
+        "name = \"x\"\nkind = \"claims-source\"\nversion = \"1\"\ncolour = 1\n",
+    );
     assert!(matches!(&bad, Err(LoadError::Manifest(m)) if m.contains("colour")), "{bad:?}");
     let bad = gatehouse_plugin_host::Manifest::from_toml(
         "name = \"x\"\nkind = \"claims-source\"\nversion = \"1\"\nallowed_outbound_hosts = [\"https://a.example/path\"]\n",

@@ -45,10 +45,7 @@ impl ConsentPolicy for FirstPartyConsent {
         let requested = query.scope.all();
         if config.first_party_clients.contains(&query.client_id) {
             let registered = query.registered_scopes();
-            let scope = requested
-                .into_iter()
-                .filter(|s| registered.as_ref().is_none_or(|r| r.contains(s)))
-                .collect();
+            let scope = requested.into_iter().filter(|s| registered.as_ref().is_none_or(|r| r.contains(s))).collect();
             return Ok(Verdict::Grant(Grant {
                 scope,
                 long_lived: config.long_lived,

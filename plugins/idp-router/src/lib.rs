@@ -61,7 +61,8 @@ fn start(config: &Config, query: Query) -> Outcome {
     let Some(route) = config.routes.get(&domain) else {
         return Outcome::proceed();
     };
-    let url = route.url.replace("{login_hint}", &percent_encode(hint)).replace("{state}", &percent_encode(&query.session_id));
+    let url =
+        route.url.replace("{login_hint}", &percent_encode(hint)).replace("{state}", &percent_encode(&query.session_id));
     let mut data = query.data;
     let mut parked = Object::new();
     parked.insert("domain".into(), Value::String(domain.clone()));

@@ -35,7 +35,10 @@ pub struct Query {
 pub enum Action {
     Continue,
     /// Ask the front-end to (re-)authenticate the user, optionally at an `acr`.
-    Authenticate { acr: Option<String>, reason: Option<String> },
+    Authenticate {
+        acr: Option<String>,
+        reason: Option<String>,
+    },
     /// Ask the front-end to send the user to an external identity provider.
     Redirect(String),
     Deny(Denial),

@@ -20,7 +20,8 @@ pub struct Response {
 impl Response {
     /// The body parsed as JSON.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
-        serde_json::from_slice(&self.body).map_err(|e| HttpError::Other(format!("the body is not the JSON expected: {e}")))
+        serde_json::from_slice(&self.body)
+            .map_err(|e| HttpError::Other(format!("the body is not the JSON expected: {e}")))
     }
 }
 

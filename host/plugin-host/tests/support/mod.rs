@@ -18,26 +18,16 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the repository root exists")
 }
 
-/// Builds the guest workspace (`plugins/`) once per test run and returns the folder holding
-/// the components. A missing toolchain or target fails the run: nothing is skipped.
+/// Builds the guest workspace (`plugins/`) once per test run with `scripts/build-plugins.sh`
+/// and returns the folder holding the components. A missing toolchain or target fails the
+/// run: nothing is skipped.
 pub fn components() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let root = root();
-        let target_dir = root.join("target/plugins");
-        let status = Command::new("rustup")
-            .args(["target", "add", "wasm32-wasip2"])
-            .status()
-            .expect("rustup must be on PATH to add the wasm32-wasip2 target");
-        assert!(status.success(), "`rustup target add wasm32-wasip2` failed");
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "--release", "--quiet", "--target", "wasm32-wasip2", "--target-dir"])
-            .arg(&target_dir)
-            .current_dir(root.join("plugins"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the plugins in plugins/ failed");
-        target_dir.join("wasm32-wasip2/release")
+        let output =
+            Command::new(root().join("scripts/build-plugins.sh")).output().expect("scripts/build-plugins.sh runs");
+        assert!(output.status.success(), "building the plugins failed:\n{}", String::from_utf8_lossy(&output.stderr));
+        PathBuf::from(String::from_utf8(output.stdout).expect("a path").trim())
     })
 }
 

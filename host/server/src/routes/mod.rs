@@ -4,3 +4,4 @@ pub mod authz_sessions;
 pub mod clients;
 pub mod monitor;
 pub mod oauth;
+pub mod plugins;
