@@ -140,9 +140,10 @@ async fn a_plugin_swapped_under_load_fails_no_request_and_a_broken_upload_is_ref
     let server = Arc::new(TestServer::start().await);
     let info = server.web_client(json!({})).await;
     let client_id = info["client_id"].as_str().unwrap().to_owned();
+    // Automatic consents are not remembered, so a rollback shows at once.
     let manifest = |version: &str, first_party: &str| {
         format!(
-            "name = \"consent\"\nkind = \"consent-policy\"\nversion = \"{version}\"\n[config]\nfirst_party_clients = [{first_party}]\n"
+            "name = \"consent\"\nkind = \"consent-policy\"\nversion = \"{version}\"\n[config]\nlong_lived = false\nfirst_party_clients = [{first_party}]\n"
         )
     };
     let (status, body) = server.upload_plugin(&manifest("1", ""), "first-party-consent").await;

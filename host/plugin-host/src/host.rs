@@ -102,8 +102,9 @@ impl PluginHost {
         })
     }
 
-    pub(crate) fn active(&self) -> arc_swap::Guard<Arc<Active>> {
-        self.shared.active.load()
+    /// The active set now; a call keeps it (and its plugin versions) until it ends.
+    pub(crate) fn active(&self) -> Arc<Active> {
+        self.shared.active.load_full()
     }
 
     /// Compiles and checks a plugin version off the caller's thread, adds it, and activates it
