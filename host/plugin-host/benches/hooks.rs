@@ -41,15 +41,15 @@ async fn measure<F: Future<Output = ()>>(mut call: impl FnMut() -> F) -> Vec<Dur
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     components();
-    let host = host();
+    let plugins = host();
     let directory = Directory::start().await;
-    host.install(user_directory_manifest(&directory.origin, "1"), component("user-directory"), true).await.unwrap();
+    plugins.install(user_directory_manifest(&directory.origin, "1"), component("user-directory"), true).await.unwrap();
     let consent =
         manifest("first-party-consent", "consent-policy", "1", "[config]\nfirst_party_clients = [\"portal\"]\n");
-    host.install(consent, component("first-party-consent"), true).await.unwrap();
+    plugins.install(consent, component("first-party-consent"), true).await.unwrap();
     let routes = "[config.routes.\"partner.example\"]\nurl = \"https://idp.partner.example/authorize?state={state}\"\n";
-    host.install(manifest("idp-router", "login-hooks", "1", routes), component("idp-router"), true).await.unwrap();
-    let policies = host.policies();
+    plugins.install(manifest("idp-router", "login-hooks", "1", routes), component("idp-router"), true).await.unwrap();
+    let policies = plugins.policies();
 
     println!("Plugin calls: fresh instance per call, pooling allocator, through the protocol's ports");
     let hooks = policies.hooks.clone().unwrap();
