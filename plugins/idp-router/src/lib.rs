@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 
 use gatehouse_sdk::hooks::{Action, LoginHooks, Outcome, Query, Stage};
-use gatehouse_sdk::{Denial, Object, PluginError, Value, log};
+use gatehouse_sdk::{Denial, Object, PluginError, Value, http, log};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -61,8 +61,10 @@ fn start(config: &Config, query: Query) -> Outcome {
     let Some(route) = config.routes.get(&domain) else {
         return Outcome::proceed();
     };
-    let url =
-        route.url.replace("{login_hint}", &percent_encode(hint)).replace("{state}", &percent_encode(&query.session_id));
+    let url = route
+        .url
+        .replace("{login_hint}", &http::percent_encode(hint))
+        .replace("{state}", &http::percent_encode(&query.session_id));
     let mut data = query.data;
     let mut parked = Object::new();
     parked.insert("domain".into(), Value::String(domain.clone()));
@@ -97,18 +99,6 @@ fn resume(config: &Config, query: Query) -> Outcome {
         parked.insert("sub".into(), Value::String(sub));
     }
     Outcome { data: Some(data), action: Action::Continue }
-}
-
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 gatehouse_sdk::export_login_hooks!(IdpRouter);

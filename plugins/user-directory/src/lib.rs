@@ -45,7 +45,7 @@ impl ClaimsSource for UserDirectory {
 
     fn claims(query: Query) -> Result<Object, PluginError> {
         let config: Config = gatehouse_sdk::config()?;
-        let url = config.url.replace("{sub}", &percent_encode(&query.sub));
+        let url = config.url.replace("{sub}", &http::percent_encode(&query.sub));
         let authorization = config.bearer_token.as_ref().map(|t| format!("Bearer {t}"));
         let mut headers = vec![("accept", "application/json")];
         if let Some(value) = &authorization {
@@ -76,20 +76,6 @@ impl ClaimsSource for UserDirectory {
         }
         Ok(out)
     }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters, so a subject stays one
-/// path segment.
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 gatehouse_sdk::export_claims_source!(UserDirectory);

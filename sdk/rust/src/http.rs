@@ -87,6 +87,20 @@ pub fn get(url: &str, headers: &[(&str, &str)]) -> Result<Response, HttpError> {
     Ok(Response { status, body: bytes })
 }
 
+/// Percent-encodes everything but RFC 3986 unreserved characters, so a value stays one path
+/// segment or one query parameter.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 fn read_all(body: &IncomingBody) -> Result<Vec<u8>, HttpError> {
     let stream = body.stream().map_err(|()| HttpError::Other("the body stream was taken".into()))?;
     let mut out = Vec::new();
