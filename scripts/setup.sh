@@ -15,6 +15,10 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   missing+=(postgresql)
 fi
 
+# SoftHSM2 (a real PKCS#11 module) for the HSM signing tests, and OpenSC's pkcs11-tool.
+[ -f /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
+need pkcs11-tool opensc
+
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   sudo_cmd apt-get update -qq

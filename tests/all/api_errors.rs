@@ -67,6 +67,14 @@ async fn a_wrong_or_missing_bearer_token_gets_401_with_a_clear_problem() {
 }
 
 #[tokio::test]
+async fn unknown_endpoints_get_a_problem_document() {
+    let server = TestServer::start().await;
+    let (status, ct, problem) = raw(&server, None, Method::GET, "/no/such/thing", "application/json", "").await;
+    assert_eq!((status, ct.as_str()), (404, "application/problem+json"));
+    assert_eq!(problem["detail"], "no such endpoint: /no/such/thing");
+}
+
+#[tokio::test]
 async fn token_endpoint_refuses_non_form_bodies() {
     let server = TestServer::start().await;
     let (status, _, body) = raw(&server, None, Method::POST, "/token", "application/json", "{}").await;

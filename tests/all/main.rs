@@ -7,6 +7,8 @@ mod support;
 mod api_errors;
 mod clients_api;
 mod code_flow;
+mod frontend;
+mod hsm;
 mod negative;
 mod plugins;
 mod restart;

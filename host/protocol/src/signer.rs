@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use jose_jwk::JwkSet;
 use serde::{Deserialize, Serialize};
 
+use crate::store::PoolStats;
 use crate::world::UnixTime;
 
 /// The JWS algorithms Gatehouse signs with.
@@ -81,6 +82,28 @@ pub enum SignError {
     Device(String),
 }
 
+/// Signing counters of one key and algorithm since start.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SigningStats {
+    pub kid: String,
+    pub alg: Alg,
+    /// Signatures made.
+    pub operations: u64,
+    /// Signing requests that failed.
+    pub errors: u64,
+    /// Latency as the caller sees it (queueing included), over all requests.
+    pub mean_ms: f64,
+    pub max_ms: f64,
+}
+
+/// What a signer reports to the monitoring endpoint.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SignerMetrics {
+    pub signing: Vec<SigningStats>,
+    /// Gauges of the backend's session pool, when it has one (an HSM does).
+    pub sessions: Option<PoolStats>,
+}
+
 /// A set of signing keys with their publication rules.
 #[async_trait]
 pub trait Signer: Send + Sync + 'static {
@@ -100,5 +123,10 @@ pub trait Signer: Send + Sync + 'static {
     /// The public key `kid`, if tokens signed with it may still be accepted at `now`.
     fn verification_key(&self, kid: &str, now: UnixTime) -> Option<jose_jwk::Jwk> {
         self.jwks(now).keys.into_iter().find(|k| k.prm.kid.as_deref() == Some(kid))
+    }
+
+    /// Counters and gauges for monitoring, when the backend keeps them.
+    fn metrics(&self) -> Option<SignerMetrics> {
+        None
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post, put};
@@ -20,13 +20,13 @@ use gatehouse_protocol::signer::Signer;
 use gatehouse_protocol::store::Store;
 use gatehouse_protocol::world::{Clock, Random, SystemClock, SystemRandom};
 use gatehouse_protocol::{Endpoints, Lifetimes, Ports, Provider, Settings};
-use gatehouse_signer::SoftwareSigner;
-use gatehouse_store::{PostgresStore, SqliteStore};
+use gatehouse_signer::{Pkcs11Signer, SoftwareSigner};
+use gatehouse_store::{CachedStore, PostgresStore, SqliteStore};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, SigningBackend, StorageBackend};
 use crate::http::TokenHashes;
-use crate::metrics::{HttpMetrics, MetricSource, PluginCalls, Snapshot, StorePool};
+use crate::metrics::{HttpMetrics, MetricSource, PluginCalls, SignerMetricsSource, Snapshot, StorePool};
 use crate::routes;
 
 /// A server that could not start, with what to fix.
@@ -52,6 +52,8 @@ pub struct Inner {
     pub login_url: Option<String>,
     pub http_metrics: Arc<HttpMetrics>,
     pub metric_sources: Vec<Arc<dyn MetricSource>>,
+    /// The HSM backend, when signing uses one: rescanned by the admin API and SIGHUP.
+    pub hsm: Option<Arc<Pkcs11Signer>>,
     pub plugins: PluginHost,
     /// Keeps the plugin folder watched while the server lives.
     pub plugin_watcher: Option<Watcher>,
@@ -94,7 +96,7 @@ impl Gatehouse {
             config.signing.master_key_file.clone().unwrap_or_else(|| config.data_dir.join("master.key"));
         let sealer = Arc::new(Sealer::new(&master_key(&master_key_file, random.as_ref())?));
 
-        let store: Arc<dyn Store> = match config.storage.backend {
+        let backend: Arc<dyn Store> = match config.storage.backend {
             StorageBackend::Sqlite => {
                 let path = config.storage.path.clone().unwrap_or_else(|| config.data_dir.join("gatehouse.db"));
                 Arc::new(SqliteStore::open(&path, config.storage.readers).map_err(|e| StartupError(e.to_string()))?)
@@ -108,13 +110,28 @@ impl Gatehouse {
                 )
             }
         };
+        let store: Arc<dyn Store> = Arc::new(CachedStore::new(backend, &["clients"], config.storage.client_cache_ttl));
 
-        let signer: Arc<dyn Signer> = match config.signing.backend {
-            SigningBackend::Software => Arc::new(
-                SoftwareSigner::load_or_generate(store.as_ref(), &sealer, random.as_ref(), clock.now())
-                    .await
-                    .map_err(|e| StartupError(format!("software signing keys: {e}")))?,
+        let (signer, hsm): (Arc<dyn Signer>, Option<Arc<Pkcs11Signer>>) = match config.signing.backend {
+            SigningBackend::Software => (
+                Arc::new(
+                    SoftwareSigner::load_or_generate(store.as_ref(), &sealer, random.as_ref(), clock.now())
+                        .await
+                        .map_err(|e| StartupError(format!("software signing keys: {e}")))?,
+                ),
+                None,
             ),
+            SigningBackend::Pkcs11 => {
+                let hsm_config = config.signing.pkcs11.clone().ok_or_else(|| {
+                    StartupError("signing.backend is \"pkcs11\" but [signing.pkcs11] is missing".into())
+                })?;
+                let hsm = Arc::new(
+                    Pkcs11Signer::open(hsm_config, clock.now())
+                        .await
+                        .map_err(|e| StartupError(format!("PKCS#11 signing: {e}")))?,
+                );
+                (hsm.clone(), Some(hsm))
+            }
         };
         for (what, alg) in [
             ("signing.id_token_alg", config.signing.id_token_alg),
@@ -129,7 +146,7 @@ impl Gatehouse {
         let settings = settings(config);
         let ports = Ports {
             store: store.clone(),
-            signer,
+            signer: signer.clone(),
             sealer,
             clock,
             random: random.clone(),
@@ -149,8 +166,12 @@ impl Gatehouse {
         let admin_hashes =
             api_tokens(&config.api.admin_token_hashes, &config.data_dir.join("admin-api.token"), random.as_ref())?;
         let http_metrics = Arc::new(HttpMetrics::default());
-        let metric_sources: Vec<Arc<dyn MetricSource>> =
-            vec![http_metrics.clone(), Arc::new(StorePool(store)), Arc::new(PluginCalls(plugins.clone()))];
+        let metric_sources: Vec<Arc<dyn MetricSource>> = vec![
+            http_metrics.clone(),
+            Arc::new(StorePool(store)),
+            Arc::new(SignerMetricsSource(signer)),
+            Arc::new(PluginCalls(plugins.clone())),
+        ];
         let state = AppState(Arc::new(Inner {
             provider,
             authz_api: TokenHashes::new("authorization-session API", &authz_hashes),
@@ -158,6 +179,7 @@ impl Gatehouse {
             login_url: config.frontend.login_url.clone(),
             http_metrics,
             metric_sources,
+            hsm,
             plugins,
             plugin_watcher,
         }));
@@ -178,12 +200,18 @@ impl Gatehouse {
             .route("/{id}", get(routes::clients::get).put(routes::clients::update).delete(routes::clients::delete))
             .route("/{id}/secret", post(routes::clients::rotate_secret))
             .route_layer(middleware::from_fn_with_state(self.state.clone(), require_admin_token));
-        let plugins = Router::new()
-            .route("/", get(routes::plugins::list).post(routes::plugins::upload))
-            .route("/{name}/activate", post(routes::plugins::activate))
-            .route("/{name}/rollback", post(routes::plugins::rollback))
-            .route("/{name}/deactivate", post(routes::plugins::deactivate))
-            .layer(axum::extract::DefaultBodyLimit::max(routes::plugins::MAX_UPLOAD))
+        let admin = Router::new()
+            .route("/keys", get(routes::keys::plan))
+            .route("/keys/rescan", post(routes::keys::rescan))
+            .route(
+                "/plugins",
+                get(routes::plugins::list)
+                    .post(routes::plugins::upload)
+                    .layer(DefaultBodyLimit::max(routes::plugins::MAX_UPLOAD)),
+            )
+            .route("/plugins/{name}/activate", post(routes::plugins::activate))
+            .route("/plugins/{name}/rollback", post(routes::plugins::rollback))
+            .route("/plugins/{name}/deactivate", post(routes::plugins::deactivate))
             .route_layer(middleware::from_fn_with_state(self.state.clone(), require_admin_token));
         let monitor = Router::new()
             .route("/metrics", get(routes::monitor::metrics))
@@ -198,8 +226,9 @@ impl Gatehouse {
             .route("/openapi.yaml", get(openapi))
             .nest("/authz-sessions/v1", authz)
             .nest("/clients/v1", clients)
-            .nest("/admin/v1/plugins", plugins)
             .nest("/monitor/v1", monitor)
+            .nest("/admin/v1", admin)
+            .fallback(not_found)
             .layer(middleware::from_fn_with_state(self.state.clone(), record_metrics))
             .with_state(self.state.clone())
     }
@@ -349,6 +378,15 @@ async fn record_metrics(State(s): State<AppState>, request: Request, next: Next)
     let response = next.run(request).await;
     s.http_metrics.record(&route, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// Unknown paths get a problem document, like every other API error.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    crate::http::problem(
+        axum::http::StatusCode::NOT_FOUND,
+        &format!("no such endpoint: {}", uri.path()),
+        serde_json::Value::Null,
+    )
 }
 
 /// The OpenAPI document of the authorization-session, client and monitoring APIs.

@@ -11,6 +11,7 @@ use figment::providers::{Env, Format, Toml};
 use gatehouse_protocol::clients::ClientRegistration;
 use gatehouse_protocol::secret::Secret;
 use gatehouse_protocol::signer::Alg;
+use gatehouse_signer::Pkcs11Config;
 use serde::Deserialize;
 
 /// Top-level keys, so unrelated `GATEHOUSE_*` variables in the environment are not mistaken
@@ -132,6 +133,15 @@ pub struct StorageConfig {
     /// PostgreSQL connections in the pool.
     #[serde(default = "default_pool_size")]
     pub pool_size: usize,
+    /// How long client records are cached in memory. Changes made through this host apply
+    /// at once; changes made by another host sharing the database within this time. "0s"
+    /// turns the cache off.
+    #[serde(with = "humantime_serde", default = "d5s")]
+    pub client_cache_ttl: Duration,
+}
+
+fn d5s() -> Duration {
+    Duration::from_secs(5)
 }
 
 fn default_pool_size() -> usize {
@@ -158,6 +168,7 @@ impl Default for StorageConfig {
             readers: default_readers(),
             url: None,
             pool_size: default_pool_size(),
+            client_cache_ttl: d5s(),
         }
     }
 }
@@ -177,6 +188,9 @@ pub struct SigningConfig {
     /// read from this file, created with a random key when absent.
     #[serde(default)]
     pub master_key_file: Option<PathBuf>,
+    /// The HSM, for `backend = "pkcs11"`.
+    #[serde(default)]
+    pub pkcs11: Option<Pkcs11Config>,
 }
 
 impl Default for SigningConfig {
@@ -186,6 +200,7 @@ impl Default for SigningConfig {
             id_token_alg: default_alg(),
             access_token_alg: default_alg(),
             master_key_file: None,
+            pkcs11: None,
         }
     }
 }
@@ -197,8 +212,11 @@ fn default_alg() -> Alg {
 #[derive(Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum SigningBackend {
+    /// Keys generated on first start and kept, sealed, in the store.
     #[default]
     Software,
+    /// Keys in a PKCS#11 HSM, configured in `[signing.pkcs11]`.
+    Pkcs11,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -300,8 +318,9 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(file));
         }
+        // `filter` sees the key after `split` has turned `__` into `.`.
         figment = figment.merge(Env::prefixed("GATEHOUSE_").split("__").filter(|k| {
-            let top = k.as_str().split("__").next().unwrap_or_default();
+            let top = k.as_str().split('.').next().unwrap_or_default();
             SECTIONS.iter().any(|s| s.eq_ignore_ascii_case(top))
         }));
         Self::extract(figment)
@@ -378,6 +397,7 @@ impl Config {
         if l.code.as_secs() > 600 {
             return Err(ConfigError("lifetimes.code must be at most 10 minutes (RFC 6749 §4.1.2)".into()));
         }
+        self.validate_signing()?;
         if self.storage.readers == 0 || self.storage.pool_size == 0 {
             return Err(ConfigError("storage.readers and storage.pool_size must be at least 1".into()));
         }
@@ -388,6 +408,31 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    fn validate_signing(&self) -> Result<(), ConfigError> {
+        match (&self.signing.backend, &self.signing.pkcs11) {
+            (SigningBackend::Software, None) => Ok(()),
+            (SigningBackend::Software, Some(_)) => Err(ConfigError(
+                "[signing.pkcs11] is set but signing.backend is \"software\"; set backend = \"pkcs11\" to use the HSM, or remove the section".into(),
+            )),
+            (SigningBackend::Pkcs11, None) => Err(ConfigError(
+                "signing.backend is \"pkcs11\" but [signing.pkcs11] is missing; give at least module, token_label and pin_file or pin_env".into(),
+            )),
+            (SigningBackend::Pkcs11, Some(hsm)) => {
+                // Tokens signed just before a key expires must stay verifiable until they do.
+                let l = &self.lifetimes;
+                let longest = l.access_token.max(l.id_token);
+                if hsm.retire_grace < longest {
+                    return Err(ConfigError(format!(
+                        "signing.pkcs11.retire_grace ({}) is shorter than the longest token lifetime ({}); tokens signed just before a key expires would stop verifying. Raise retire_grace",
+                        humantime::format_duration(hsm.retire_grace),
+                        humantime::format_duration(longest)
+                    )));
+                }
+                Ok(())
+            }
+        }
     }
 
     /// The address to listen on.

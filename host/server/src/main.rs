@@ -9,6 +9,8 @@ use gatehouse_server::config::LogFormat;
 use gatehouse_server::{Config, Gatehouse, Overrides};
 use tracing_subscriber::EnvFilter;
 
+mod keys_command;
+
 #[derive(Parser)]
 #[command(name = "gatehouse", version, about = "An OpenID Connect provider with WebAssembly policy plugins")]
 struct Cli {
@@ -29,6 +31,13 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Manages the signing keys in the HSM configured in [signing.pkcs11].
+    Keys {
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: keys_command::KeysCommand,
+    },
     /// Prints the SHA-256 of an API token, the form the configuration takes. Reads the token
     /// from standard input so it stays out of the shell history.
     HashToken,
@@ -48,6 +57,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Keys { config, command } => keys_command::run(config.as_deref(), command),
         Command::HashToken => {
             let mut token = String::new();
             if std::io::stdin().read_to_string(&mut token).is_err() || token.trim().is_empty() {
@@ -96,6 +106,9 @@ fn serve(config_path: Option<PathBuf>) -> ExitCode {
             }
         };
         tracing::info!(issuer = %config.issuer, listen = %server.listen, "gatehouse is serving");
+        if let Some(hsm) = server.state.hsm.clone() {
+            tokio::spawn(rescan_on_hangup(hsm));
+        }
         match server.serve(listener, shutdown_signal()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -104,6 +117,25 @@ fn serve(config_path: Option<PathBuf>) -> ExitCode {
             }
         }
     })
+}
+
+/// SIGHUP rescans the HSM token, so keys put on it go live at once.
+async fn rescan_on_hangup(hsm: std::sync::Arc<gatehouse_signer::Pkcs11Signer>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else { return };
+        while hangups.recv().await.is_some() {
+            match hsm.rescan().await {
+                Ok(report) => tracing::info!(
+                    keys = report.keys.len(),
+                    skipped = report.skipped.len(),
+                    "SIGHUP: HSM token rescanned"
+                ),
+                Err(e) => tracing::error!(error = %e, "SIGHUP: HSM rescan failed"),
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -220,12 +220,38 @@ pub struct StorePool(pub std::sync::Arc<dyn gatehouse_protocol::store::Store>);
 impl MetricSource for StorePool {
     fn collect(&self, out: &mut Snapshot) {
         if let Some(s) = self.0.pool_stats() {
-            out.gauge("storage.pool.max_connections", s.max_connections as f64);
-            out.gauge("storage.pool.active_connections", s.active_connections as f64);
-            out.gauge("storage.pool.idle_connections", s.idle_connections as f64);
-            out.gauge("storage.pool.waiting_for_connection", s.waiting_for_connection as f64);
-            out.gauge("storage.pool.mean_wait_ms", s.mean_wait_ms);
-            out.gauge("storage.pool.max_wait_ms", s.max_wait_ms);
+            pool_gauges(out, "storage.pool", "connection", &s);
+        }
+    }
+}
+
+/// A pool's gauges (seed v6.2): `<prefix>.max_<unit>s`, `.active_<unit>s`, `.idle_<unit>s`,
+/// `.waiting_for_<unit>`, `.mean_wait_ms`, `.max_wait_ms`.
+fn pool_gauges(out: &mut Snapshot, prefix: &str, unit: &str, s: &gatehouse_protocol::store::PoolStats) {
+    out.gauge(format!("{prefix}.max_{unit}s"), s.max_connections as f64);
+    out.gauge(format!("{prefix}.active_{unit}s"), s.active_connections as f64);
+    out.gauge(format!("{prefix}.idle_{unit}s"), s.idle_connections as f64);
+    out.gauge(format!("{prefix}.waiting_for_{unit}"), s.waiting_for_connection as f64);
+    out.gauge(format!("{prefix}.mean_wait_ms"), s.mean_wait_ms);
+    out.gauge(format!("{prefix}.max_wait_ms"), s.max_wait_ms);
+}
+
+/// Signing counters by key and algorithm, and the HSM session-pool gauges beside the
+/// storage pool's.
+pub struct SignerMetricsSource(pub std::sync::Arc<dyn gatehouse_protocol::signer::Signer>);
+
+impl MetricSource for SignerMetricsSource {
+    fn collect(&self, out: &mut Snapshot) {
+        let Some(m) = self.0.metrics() else { return };
+        for s in &m.signing {
+            let labels = || vec![("kid", s.kid.clone()), ("alg", s.alg.to_string())];
+            out.push("signing.operations", labels(), Sample::Counter(s.operations));
+            out.push("signing.errors", labels(), Sample::Counter(s.errors));
+            out.push("signing.latency.mean_ms", labels(), Sample::Gauge(s.mean_ms));
+            out.push("signing.latency.max_ms", labels(), Sample::Gauge(s.max_ms));
+        }
+        if let Some(p) = m.sessions {
+            pool_gauges(out, "signing.pool", "session", &p);
         }
     }
 }

@@ -81,6 +81,18 @@ fn configuration_mistakes_stop_start_up_with_a_fix_it_message() {
 }
 
 #[test]
+fn environment_overrides_reach_nested_keys() {
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .env("GATEHOUSE_FRONTEND__LOGIN_URL", "not a url")
+        .env("GATEHOUSE_BENCH_CACHE", "/unrelated/variable/is/ignored")
+        .output()
+        .unwrap();
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && msg.contains("frontend.login_url"), "{msg}");
+}
+
+#[test]
 fn hash_token_prints_the_configured_form() {
     let mut child = Command::new(BIN).arg("hash-token").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(b"abc\n").unwrap();

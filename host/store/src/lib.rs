@@ -2,12 +2,14 @@
 //! (the embedded default), PostgreSQL (several hosts sharing one database) and an in-memory
 //! fake for fast tests. All pass [`conformance`].
 
+mod cache;
 pub mod conformance;
 pub mod memory;
 mod pool;
 pub mod postgres;
 pub mod sqlite;
 
+pub use cache::CachedStore;
 pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

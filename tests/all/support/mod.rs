@@ -2,6 +2,7 @@
 //! clock tests can move, plus helpers that play the login front-end through the
 //! authorization-session API and the relying party through the `openidconnect` crate.
 
+pub mod browser;
 pub mod plugins;
 pub mod rp;
 
@@ -31,6 +32,8 @@ pub struct TestServer {
     pub data_dir: PathBuf,
     pub clock: ShiftedClock,
     pub http: reqwest::Client,
+    /// Where the server sends browsers (`frontend.login_url`).
+    pub login_url: String,
     extra: String,
     _tmp: Arc<tempfile::TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -49,16 +52,21 @@ impl TestServer {
 
     /// Starts a server with extra TOML appended to the test configuration.
     pub async fn start_with(extra: &str) -> Self {
-        Self::start_as(None, extra).await
+        Self::start_as(None, LOGIN_URL, extra).await
+    }
+
+    /// Starts a server that sends browsers to a real login front-end at `login_url`.
+    pub async fn start_with_login_url(login_url: &str, extra: &str) -> Self {
+        Self::start_as(None, login_url, extra).await
     }
 
     /// Starts a second host of the same provider as `other` (same issuer), e.g. on a shared
     /// database.
     pub async fn start_beside(other: &TestServer, extra: &str) -> Self {
-        Self::start_as(Some(other.issuer.clone()), extra).await
+        Self::start_as(Some(other.issuer.clone()), &other.login_url, extra).await
     }
 
-    async fn start_as(issuer: Option<String>, extra: &str) -> Self {
+    async fn start_as(issuer: Option<String>, login_url: &str, extra: &str) -> Self {
         let tmp = Arc::new(tempfile::tempdir().expect("temp dir"));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().unwrap().port();
@@ -70,6 +78,7 @@ impl TestServer {
             data_dir: tmp.path().to_path_buf(),
             clock: ShiftedClock::new(),
             http: http_client(),
+            login_url: login_url.to_owned(),
             extra: extra.to_owned(),
             _tmp: tmp,
             shutdown: None,
@@ -87,7 +96,7 @@ data_dir = "{dir}"
 [http]
 listen = "127.0.0.1:{port}"
 [frontend]
-login_url = "{LOGIN_URL}"
+login_url = "{login_url}"
 [api]
 authz_session_token_hashes = ["{authz}"]
 admin_token_hashes = ["{admin}"]
@@ -98,6 +107,7 @@ admin_token_hashes = ["{admin}"]
             port = self.port,
             authz = sha256_hex(AUTHZ_TOKEN.as_bytes()),
             admin = sha256_hex(ADMIN_TOKEN.as_bytes()),
+            login_url = self.login_url,
             extra = self.extra,
         )
     }
@@ -185,7 +195,7 @@ admin_token_hashes = ["{admin}"]
         assert_eq!(resp.status().as_u16(), 303, "the authorization endpoint redirects to the front-end");
         let location = resp.headers()["location"].to_str().unwrap().to_owned();
         let (front, query) = location.split_once('?').expect("query on the redirect");
-        assert_eq!(front, LOGIN_URL);
+        assert_eq!(front, self.login_url);
         query.to_owned()
     }
 

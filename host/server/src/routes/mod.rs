@@ -2,6 +2,7 @@
 
 pub mod authz_sessions;
 pub mod clients;
+pub mod keys;
 pub mod monitor;
 pub mod oauth;
 pub mod plugins;

@@ -1,0 +1,301 @@
+//! A demo relying party for Gatehouse, built on the `openidconnect` crate.
+//!
+//! At start it registers itself with the provider's client API as `demo-rp` (a confidential
+//! client, `client_secret_basic`), then discovers the provider. If `demo-rp` is already
+//! registered (the RP was started before against the same provider), it rotates the client's
+//! secret and replaces its metadata, because a secret is only shown when it is created.
+//!
+//! ```text
+//!   GET /          a "Sign in with Gatehouse" link
+//!   GET /login     → authorization request (code flow, PKCE S256, nonce, state)
+//!   GET /callback  ← checks state and RFC 9207 `iss`, redeems the code, verifies the ID token,
+//!                    calls UserInfo and shows what came back
+//! ```
+//!
+//! The pending logins (state → PKCE verifier and nonce) are kept in memory for ten minutes;
+//! a cookie binds each one to the browser that started it.
+
+mod pages;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
+use openidconnect::{
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    TokenResponse,
+};
+use serde_json::{Value, json};
+use url::Url;
+
+/// The client id the demo registers under.
+pub const CLIENT_ID: &str = "demo-rp";
+
+/// The scopes the demo asks for.
+pub const SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+
+/// How long a started login may take.
+const PENDING_TTL: Duration = Duration::from_secs(600);
+
+/// The cookie that binds a pending login to the browser that started it.
+const STATE_COOKIE: &str = "demo_rp_state";
+
+/// Where the provider is and how the demo registers itself.
+pub struct Config {
+    /// The provider's issuer identifier; it must match discovery exactly.
+    pub issuer: Url,
+    /// The client API's master token (the provider's `<data_dir>/admin-api.token`).
+    pub admin_token: String,
+    /// This app's own base URL; the redirect URI is `<base_url>/callback`.
+    pub base_url: Url,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("issuer", &self.issuer.as_str())
+            .field("admin_token", &"<redacted>")
+            .field("base_url", &self.base_url.as_str())
+            .finish()
+    }
+}
+
+type Client =
+    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+
+/// A login between `/login` and `/callback`.
+struct Pending {
+    verifier: PkceCodeVerifier,
+    nonce: Nonce,
+    started: Instant,
+}
+
+struct Rp {
+    client: Client,
+    http: reqwest::Client,
+    issuer: String,
+    pending: Mutex<HashMap<String, Pending>>,
+}
+
+/// Registers the demo client, discovers the provider and returns the demo's routes.
+pub async fn app(config: Config) -> anyhow::Result<Router> {
+    // Following redirects would let a provider's answer steer requests elsewhere (SSRF); the
+    // openidconnect crate asks for a client that does not.
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let issuer = config.issuer.as_str().trim_end_matches('/').to_owned();
+    let redirect_uri = format!("{}/callback", config.base_url.as_str().trim_end_matches('/'));
+    let secret = register(&http, &issuer, &config.admin_token, &config.base_url, &redirect_uri).await?;
+    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(issuer.clone())?, &http)
+        .await
+        .with_context(|| format!("OpenID Connect discovery at {issuer} failed"))?;
+    let client =
+        CoreClient::from_provider_metadata(metadata, ClientId::new(CLIENT_ID.into()), Some(ClientSecret::new(secret)))
+            .set_redirect_uri(RedirectUrl::new(redirect_uri)?);
+    let rp = Rp { client, http, issuer, pending: Mutex::new(HashMap::new()) };
+    Ok(Router::new()
+        .route("/", get(home))
+        .route("/login", get(login))
+        .route("/callback", get(callback))
+        .with_state(Arc::new(rp)))
+}
+
+/// Registers `demo-rp` through the client API and returns its client secret.
+async fn register(
+    http: &reqwest::Client,
+    issuer: &str,
+    admin_token: &str,
+    base_url: &Url,
+    redirect_uri: &str,
+) -> anyhow::Result<String> {
+    let metadata = json!({
+        "client_name": "Gatehouse demo RP",
+        "client_uri": base_url.as_str(),
+        "redirect_uris": [redirect_uri],
+        "token_endpoint_auth_method": "client_secret_basic",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "scope": SCOPES.join(" "),
+    });
+    let clients = format!("{issuer}/clients/v1");
+    let mut create = metadata.clone();
+    create["client_id"] = json!(CLIENT_ID);
+    let created = http.post(&clients).bearer_auth(admin_token).json(&create).send().await?;
+    let answer = match created.status().as_u16() {
+        201 => created,
+        409 => {
+            // Already registered: bring the metadata up to date, then get a fresh secret.
+            let url = format!("{clients}/{CLIENT_ID}");
+            checked(http.put(&url).bearer_auth(admin_token).json(&metadata).send().await?, "update").await?;
+            checked(http.post(format!("{url}/secret")).bearer_auth(admin_token).send().await?, "secret rotation")
+                .await?
+        }
+        _ => checked(created, "registration").await?,
+    };
+    let info: Value = answer.json().await?;
+    match info.get("client_secret").and_then(Value::as_str) {
+        Some(secret) => Ok(secret.to_owned()),
+        None => bail!("the client API returned no client_secret for {CLIENT_ID}"),
+    }
+}
+
+/// The response if it succeeded, else an error with the provider's explanation.
+async fn checked(response: reqwest::Response, what: &str) -> anyhow::Result<reqwest::Response> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let detail = body.get("detail").and_then(Value::as_str).unwrap_or("no explanation");
+    let hint = if status == StatusCode::UNAUTHORIZED { " (is the admin token right?)" } else { "" };
+    Err(anyhow!("client {what} for {CLIENT_ID} failed: {status}: {detail}{hint}"))
+}
+
+async fn home() -> Response {
+    page(StatusCode::OK, pages::home())
+}
+
+/// Starts a login: the authorization URL with PKCE (S256), a nonce and a state.
+async fn login(State(rp): State<Arc<Rp>>) -> Response {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request =
+        rp.client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
+    for scope in SCOPES.iter().filter(|s| **s != "openid") {
+        request = request.add_scope(Scope::new((*scope).into()));
+    }
+    let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
+    {
+        let mut pending = rp.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.retain(|_, p| p.started.elapsed() < PENDING_TTL);
+        pending.insert(state.secret().clone(), Pending { verifier, nonce, started: Instant::now() });
+    }
+    let cookie = format!("{STATE_COOKIE}={}; Path=/callback; HttpOnly; SameSite=Lax; Max-Age=600", state.secret());
+    let mut response = (StatusCode::SEE_OTHER, [(header::CACHE_CONTROL, "no-store")]).into_response();
+    for (name, value) in [(header::LOCATION, url.as_str()), (header::SET_COOKIE, cookie.as_str())] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            response.headers_mut().insert(name, v);
+        }
+    }
+    response
+}
+
+/// What came back from a successful login.
+pub struct Outcome {
+    pub id_token_claims: Value,
+    pub access_token_claims: Value,
+    pub userinfo: Value,
+    pub refresh_token: bool,
+    pub scope: Option<String>,
+}
+
+/// The redirect back from the provider.
+async fn callback(State(rp): State<Arc<Rp>>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    let pending = q.get("state").and_then(|s| {
+        let mut pending = rp.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.remove(s).filter(|p| p.started.elapsed() < PENDING_TTL)
+    });
+    let Some(pending) = pending else {
+        return failure(
+            "Unknown or expired login",
+            "The state in this answer matches no login this app started (or it is older than ten minutes).",
+            None,
+        );
+    };
+    if cookie(&headers, STATE_COOKIE) != q.get("state").cloned() {
+        return failure("Login started in another browser", "The state does not match this browser's cookie.", None);
+    }
+    // RFC 9207 §2.4: the authorization response names its issuer; it must be ours.
+    if q.get("iss").map(String::as_str) != Some(rp.issuer.as_str()) {
+        return failure(
+            "Wrong issuer",
+            "The answer's iss parameter is missing or names another provider (RFC 9207).",
+            None,
+        );
+    }
+    if let Some(error) = q.get("error") {
+        let description = q.get("error_description").map(String::as_str).unwrap_or("");
+        return failure("The provider refused the login", description, Some(error));
+    }
+    let Some(code) = q.get("code") else {
+        return failure("No authorization code", "The answer has neither a code nor an error.", None);
+    };
+    match rp.finish(code, pending).await {
+        Ok(outcome) => page(StatusCode::OK, pages::signed_in(&outcome)),
+        Err(e) => failure("The login could not be completed", &format!("{e:#}"), None),
+    }
+}
+
+impl Rp {
+    /// Redeems the code and checks everything that came back.
+    async fn finish(&self, code: &str, pending: Pending) -> anyhow::Result<Outcome> {
+        let tokens = self
+            .client
+            .exchange_code(AuthorizationCode::new(code.into()))?
+            .set_pkce_verifier(pending.verifier)
+            .request_async(&self.http)
+            .await
+            .context("the token request failed")?;
+        let id_token = tokens.id_token().context("the provider returned no ID token")?;
+        let verifier = self.client.id_token_verifier();
+        // Signature (with the key from the JWK set), iss, aud, exp and nonce.
+        let claims = id_token.claims(&verifier, &pending.nonce).context("the ID token is not valid")?;
+        // OpenID Connect Core §3.1.3.8: at_hash binds the access token to the ID token.
+        let expected = claims.access_token_hash().context("the ID token has no at_hash")?;
+        let actual = AccessTokenHash::from_token(
+            tokens.access_token(),
+            id_token.signing_alg()?,
+            id_token.signing_key(&verifier)?,
+        )?;
+        if actual != *expected {
+            bail!("the access token does not match the ID token's at_hash");
+        }
+        let userinfo: CoreUserInfoClaims = self
+            .client
+            .user_info(tokens.access_token().clone(), Some(claims.subject().clone()))?
+            .request_async(&self.http)
+            .await
+            .context("the UserInfo request failed")?;
+        Ok(Outcome {
+            id_token_claims: jwt_payload(&id_token.to_string()).context("the ID token payload")?,
+            access_token_claims: jwt_payload(tokens.access_token().secret()).unwrap_or_else(|_| json!("(not a JWT)")),
+            userinfo: serde_json::to_value(&userinfo)?,
+            refresh_token: tokens.refresh_token().is_some(),
+            scope: tokens.scopes().map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+        })
+    }
+}
+
+/// The claims of a compact JWS, decoded without verification (for display only: the ID token
+/// was verified above, and the access token is for resource servers to verify).
+fn jwt_payload(jwt: &str) -> anyhow::Result<Value> {
+    let payload = jwt.split('.').nth(1).context("not a compact JWS")?;
+    Ok(serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload)?)?)
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn page(status: StatusCode, markup: maud::Markup) -> Response {
+    (status, [(header::CACHE_CONTROL, "no-store")], markup).into_response()
+}
+
+fn failure(title: &str, message: &str, error: Option<&str>) -> Response {
+    page(StatusCode::BAD_REQUEST, pages::failure(title, message, error))
+}
