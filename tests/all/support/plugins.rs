@@ -80,21 +80,11 @@ pub async fn user_directory() -> String {
     origin
 }
 
-/// The user-directory claims source's manifest (after `name`) for a directory at `origin`.
+/// `plugins/user-directory/example.toml` (after its `name`), pointed at the directory at
+/// `origin`.
 pub fn user_directory_manifest(origin: &str) -> String {
-    format!(
-        r#"kind = "claims-source"
-version = "1.0.0"
-allowed_outbound_hosts = ["{origin}"]
-[limits]
-time_ms = 2000
-[config]
-url = "{origin}/users/{{sub}}"
-[config.claims]
-email = "/mail"
-email_verified = "/verified"
-name = "/displayName"
-"https://example.com/department" = "/org/department"
-"#
-    )
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/user-directory/example.toml");
+    let example = std::fs::read_to_string(path).expect("the example manifest");
+    let rest = example.lines().skip_while(|l| !l.starts_with("kind")).filter(|l| !l.starts_with("component"));
+    rest.collect::<Vec<_>>().join("\n").replace("http://127.0.0.1:8081", origin)
 }

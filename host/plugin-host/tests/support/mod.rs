@@ -134,24 +134,12 @@ impl Directory {
     }
 }
 
-/// The manifest of the user-directory plugin pointed at `directory`.
+/// `plugins/user-directory/example.toml`, pointed at the directory at `origin`.
 pub fn user_directory_manifest(origin: &str, version: &str) -> Manifest {
-    manifest(
-        "user-directory",
-        "claims-source",
-        version,
-        &format!(
-            r#"allowed_outbound_hosts = ["{origin}"]
-[limits]
-time_ms = 2000
-[config]
-url = "{origin}/users/{{sub}}"
-[config.claims]
-email = "/mail"
-email_verified = "/verified"
-name = "/displayName"
-"https://example.com/department" = "/org/department"
-"#
-        ),
-    )
+    let example =
+        std::fs::read_to_string(root().join("plugins/user-directory/example.toml")).expect("the example manifest");
+    let mut manifest =
+        Manifest::from_toml(&example.replace("http://127.0.0.1:8081", origin)).expect("the example is valid");
+    manifest.version = version.to_owned();
+    manifest
 }
