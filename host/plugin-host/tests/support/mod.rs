@@ -68,8 +68,7 @@ pub fn claims_query(sub: &str, claims: &[&str]) -> ClaimsQuery {
 }
 
 pub fn consent_query(client_id: &str, registered: Option<&str>, scope: &[&str]) -> ConsentQuery {
-    let mut metadata = ClientMetadata::default();
-    metadata.scope = registered.map(str::to_owned);
+    let metadata = ClientMetadata { scope: registered.map(str::to_owned), ..ClientMetadata::default() };
     ConsentQuery {
         client: ClientView { client_id: client_id.into(), metadata },
         sub: "alice".into(),
