@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The plugins the plugin-host and end-to-end tests load, built once from source.
+scripts/build-plugins.sh >/dev/null
 
 # A real PostgreSQL server for the PostgreSQL backend's tests.
 pg_dir=$(mktemp -d /tmp/gatehouse-pg.XXXXXX)

@@ -121,6 +121,10 @@ async fn the_openapi_document_describes_every_api_route() {
         "/clients/v1/{client_id}:",
         "/clients/v1/{client_id}/secret:",
         "/monitor/v1/metrics:",
+        "/admin/v1/plugins:",
+        "/admin/v1/plugins/{name}/activate:",
+        "/admin/v1/plugins/{name}/rollback:",
+        "/admin/v1/plugins/{name}/deactivate:",
     ] {
         assert!(doc.contains(path), "the OpenAPI document lacks {path}");
     }

@@ -10,6 +10,7 @@ mod code_flow;
 mod frontend;
 mod hsm;
 mod negative;
+mod plugins;
 mod restart;
 mod session_data;
 mod shared_database;

@@ -9,10 +9,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post, put};
+use gatehouse_plugin_host::{PluginHost, RuntimeSettings, Watcher};
 use gatehouse_protocol::plugins::Policies;
 use gatehouse_protocol::secret::{Sealer, Secret, sha256_hex};
 use gatehouse_protocol::signer::Signer;
@@ -25,7 +26,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{Config, SigningBackend, StorageBackend};
 use crate::http::TokenHashes;
-use crate::metrics::{HttpMetrics, MetricSource, SignerMetricsSource, Snapshot, StorePool};
+use crate::metrics::{HttpMetrics, MetricSource, PluginCalls, SignerMetricsSource, Snapshot, StorePool};
 use crate::routes;
 
 /// A server that could not start, with what to fix.
@@ -53,6 +54,9 @@ pub struct Inner {
     pub metric_sources: Vec<Arc<dyn MetricSource>>,
     /// The HSM backend, when signing uses one: rescanned by the admin API and SIGHUP.
     pub hsm: Option<Arc<Pkcs11Signer>>,
+    pub plugins: PluginHost,
+    /// Keeps the plugin folder watched while the server lives.
+    pub plugin_watcher: Option<Watcher>,
 }
 
 impl std::ops::Deref for AppState {
@@ -138,6 +142,7 @@ impl Gatehouse {
             })?;
         }
 
+        let (plugins, plugin_watcher) = plugin_host(config).await?;
         let settings = settings(config);
         let ports = Ports {
             store: store.clone(),
@@ -145,7 +150,7 @@ impl Gatehouse {
             sealer,
             clock,
             random: random.clone(),
-            policies: overrides.policies.unwrap_or_default(),
+            policies: overrides.policies.unwrap_or_else(|| plugins.policies()),
         };
         let provider = Provider::new(settings, ports);
         provider
@@ -161,8 +166,12 @@ impl Gatehouse {
         let admin_hashes =
             api_tokens(&config.api.admin_token_hashes, &config.data_dir.join("admin-api.token"), random.as_ref())?;
         let http_metrics = Arc::new(HttpMetrics::default());
-        let metric_sources: Vec<Arc<dyn MetricSource>> =
-            vec![http_metrics.clone(), Arc::new(StorePool(store)), Arc::new(SignerMetricsSource(signer))];
+        let metric_sources: Vec<Arc<dyn MetricSource>> = vec![
+            http_metrics.clone(),
+            Arc::new(StorePool(store)),
+            Arc::new(SignerMetricsSource(signer)),
+            Arc::new(PluginCalls(plugins.clone())),
+        ];
         let state = AppState(Arc::new(Inner {
             provider,
             authz_api: TokenHashes::new("authorization-session API", &authz_hashes),
@@ -171,6 +180,8 @@ impl Gatehouse {
             http_metrics,
             metric_sources,
             hsm,
+            plugins,
+            plugin_watcher,
         }));
         Ok(Gatehouse { state, listen })
     }
@@ -192,6 +203,15 @@ impl Gatehouse {
         let admin = Router::new()
             .route("/keys", get(routes::keys::plan))
             .route("/keys/rescan", post(routes::keys::rescan))
+            .route(
+                "/plugins",
+                get(routes::plugins::list)
+                    .post(routes::plugins::upload)
+                    .layer(DefaultBodyLimit::max(routes::plugins::MAX_UPLOAD)),
+            )
+            .route("/plugins/{name}/activate", post(routes::plugins::activate))
+            .route("/plugins/{name}/rollback", post(routes::plugins::rollback))
+            .route("/plugins/{name}/deactivate", post(routes::plugins::deactivate))
             .route_layer(middleware::from_fn_with_state(self.state.clone(), require_admin_token));
         let monitor = Router::new()
             .route("/metrics", get(routes::monitor::metrics))
@@ -235,6 +255,34 @@ impl Gatehouse {
         purger.abort();
         result
     }
+}
+
+/// The plugin host, with the plugin folder loaded (and watched, if configured). A plugin in
+/// the folder that is refused stops the start with its reason.
+async fn plugin_host(config: &Config) -> Result<(PluginHost, Option<Watcher>), StartupError> {
+    let c = &config.plugins;
+    let settings = RuntimeSettings {
+        cache_dir: Some(c.cache_dir.clone().unwrap_or_else(|| config.data_dir.join("plugin-cache"))),
+        max_instances: c.max_instances,
+    };
+    let host = PluginHost::new(&settings).map_err(|e| StartupError(format!("plugins: {e}")))?;
+    let Some(dir) = &c.dir else {
+        return Ok((host, None));
+    };
+    if !dir.is_dir() {
+        return Err(StartupError(format!(
+            "plugins.dir {} is not a folder; create it or remove the setting",
+            dir.display()
+        )));
+    }
+    for (file, result) in host.load_dir(dir).await {
+        if let Err(e) = result {
+            return Err(StartupError(format!("plugin {}: {e}", file.display())));
+        }
+    }
+    let watcher =
+        if c.watch { Some(host.watch(dir).map_err(|e| StartupError(format!("plugins: {e}")))?) } else { None };
+    Ok((host, watcher))
 }
 
 fn settings(config: &Config) -> Settings {

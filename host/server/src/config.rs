@@ -16,8 +16,20 @@ use serde::Deserialize;
 
 /// Top-level keys, so unrelated `GATEHOUSE_*` variables in the environment are not mistaken
 /// for configuration.
-const SECTIONS: &[&str] =
-    &["issuer", "data_dir", "http", "storage", "signing", "api", "frontend", "lifetimes", "scopes", "clients", "log"];
+const SECTIONS: &[&str] = &[
+    "issuer",
+    "data_dir",
+    "http",
+    "storage",
+    "signing",
+    "api",
+    "frontend",
+    "lifetimes",
+    "scopes",
+    "clients",
+    "log",
+    "plugins",
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,6 +61,42 @@ pub struct Config {
     pub clients: Vec<ClientRegistration>,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub plugins: PluginsConfig,
+}
+
+/// Policy plugins (WebAssembly components). Each plugin is a manifest (`NAME.toml`: kind,
+/// version, limits, allowed outbound hosts, its own config) beside its component.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginsConfig {
+    /// The plugin folder. Every manifest in it is loaded at start-up (one that is refused stops
+    /// the start, with the reason); with `watch`, versions landing there later are swapped in.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    #[serde(default = "default_true")]
+    pub watch: bool,
+    /// Compiled components, so restarts do not recompile; `<data_dir>/plugin-cache` when
+    /// absent.
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
+    /// How many plugin instances may run at once across all plugins.
+    #[serde(default = "default_plugin_instances")]
+    pub max_instances: u32,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_plugin_instances() -> u32 {
+    128
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self { dir: None, watch: true, cache_dir: None, max_instances: default_plugin_instances() }
+    }
 }
 
 fn default_issuer() -> String {

@@ -256,6 +256,36 @@ impl MetricSource for SignerMetricsSource {
     }
 }
 
+/// Per-plugin call metrics: calls, expected errors, incidents by kind, latency.
+pub struct PluginCalls(pub gatehouse_plugin_host::PluginHost);
+
+impl MetricSource for PluginCalls {
+    fn collect(&self, out: &mut Snapshot) {
+        for m in self.0.metrics() {
+            let labels = || vec![("plugin", m.name.clone()), ("kind", m.kind.to_string())];
+            for (name, value) in [
+                ("plugins.calls", m.calls),
+                ("plugins.errors", m.errors),
+                ("plugins.traps", m.traps),
+                ("plugins.timeouts", m.timeouts),
+                ("plugins.memory_limits", m.memory_limits),
+                ("plugins.malformed", m.malformed),
+            ] {
+                out.push(name, labels(), Sample::Counter(value));
+            }
+            let ms = |us: u64| us as f64 / 1000.0;
+            let timer = TimerSnapshot {
+                count: m.calls,
+                mean_ms: ms(m.latency_us.mean),
+                p50_ms: ms(m.latency_us.p50),
+                p99_ms: ms(m.latency_us.p99),
+                max_ms: ms(m.latency_us.max),
+            };
+            out.push("plugins.latency", labels(), Sample::Timer(timer));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

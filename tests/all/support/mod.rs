@@ -3,6 +3,7 @@
 //! authorization-session API and the relying party through the `openidconnect` crate.
 
 pub mod browser;
+pub mod plugins;
 pub mod rp;
 
 use std::path::PathBuf;

@@ -5,3 +5,4 @@ pub mod clients;
 pub mod keys;
 pub mod monitor;
 pub mod oauth;
+pub mod plugins;

@@ -1,0 +1,35 @@
+//! Gatehouse's policy plugins: WebAssembly components run under wasmtime.
+//!
+//! [`PluginHost`] loads plugins (a component plus a [`Manifest`]) from a watched folder or
+//! through its admin methods, keeps every installed version, swaps the active ones atomically,
+//! and implements the protocol's policy ports, so the protocol sees only
+//! [`gatehouse_protocol::plugins::Policies`].
+//!
+//! Invariants:
+//! - Each call gets a fresh instance from a pre-instantiated component; no state survives a
+//!   call.
+//! - A call is bounded in time (epoch deadline plus a host-side timeout around host calls) and
+//!   memory; a trap, timeout, memory-limit hit or malformed answer is an [`Incident`] that the
+//!   client only ever sees as `server_error` (or the plugin's `on_failure = "skip"`).
+//! - A version that fails to compile, link or pass its load check never replaces a working one.
+//! - A plugin reaches only the outbound origins its manifest lists; nothing else (files,
+//!   environment, sockets) is granted.
+//! - This crate holds the host's only `bindgen!` (in `bindings`).
+
+mod bindings;
+mod error;
+mod host;
+mod manifest;
+mod metrics;
+mod outbound;
+mod plugin;
+mod ports;
+mod runtime;
+mod watch;
+
+pub use error::{Incident, LoadError};
+pub use host::{PluginHost, PluginStatus, VersionStatus};
+pub use manifest::{Kind, Limits, Manifest, OnFailure, Origin};
+pub use metrics::{Latency, PluginMetrics};
+pub use runtime::RuntimeSettings;
+pub use watch::Watcher;

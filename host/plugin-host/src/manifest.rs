@@ -1,0 +1,203 @@
+//! The manifest that travels with each plugin component.
+//!
+//! ```toml
+//! name = "user-directory"
+//! kind = "claims-source"          # or "consent-policy", "login-hooks"
+//! version = "1.2.0"
+//! component = "user-directory.wasm"   # beside the manifest; NAME.wasm when absent
+//! allowed_outbound_hosts = ["https://directory.example.com"]
+//! on_failure = "error"            # or "skip": behave as if the plugin were not there
+//! order = 10                      # claims sources and hooks run lowest first
+//!
+//! [limits]
+//! time_ms = 500
+//! memory_mib = 32
+//!
+//! [config]                        # handed to the plugin as JSON
+//! url = "https://directory.example.com/users/{sub}"
+//! ```
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::error::LoadError;
+
+/// The three kinds of plugin, one WIT world each.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    ClaimsSource,
+    ConsentPolicy,
+    LoginHooks,
+}
+
+impl Kind {
+    /// The WIT world a component of this kind is built for.
+    pub fn world(self) -> &'static str {
+        match self {
+            Kind::ClaimsSource => "claims-source",
+            Kind::ConsentPolicy => "consent-policy",
+            Kind::LoginHooks => "login-hooks",
+        }
+    }
+
+    /// The interface a component of this kind must export.
+    pub fn export(self) -> &'static str {
+        match self {
+            Kind::ClaimsSource => "gatehouse:policy/claims@0.1.0",
+            Kind::ConsentPolicy => "gatehouse:policy/consent@0.1.0",
+            Kind::LoginHooks => "gatehouse:policy/hooks@0.1.0",
+        }
+    }
+
+    pub const ALL: [Kind; 3] = [Kind::ClaimsSource, Kind::ConsentPolicy, Kind::LoginHooks];
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.world())
+    }
+}
+
+/// What a request gets when the plugin fails (trap, timeout, memory limit, bad answer).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    /// The request fails with `server_error`.
+    #[default]
+    Error,
+    /// The request goes on as if the plugin were not loaded: no claims from it, consent asked
+    /// of the user, login continuing.
+    Skip,
+}
+
+/// Per-call limits.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Wall-clock time for one call, outbound HTTP included.
+    #[serde(default = "Limits::default_time_ms")]
+    pub time_ms: u64,
+    /// Linear memory of one instance.
+    #[serde(default = "Limits::default_memory_mib")]
+    pub memory_mib: u64,
+}
+
+impl Limits {
+    fn default_time_ms() -> u64 {
+        500
+    }
+
+    fn default_memory_mib() -> u64 {
+        32
+    }
+
+    /// The largest memory limit a manifest may ask for; the engine reserves this per slot.
+    pub const MAX_MEMORY_MIB: u64 = 256;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { time_ms: Self::default_time_ms(), memory_mib: Self::default_memory_mib() }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub name: String,
+    pub kind: Kind,
+    pub version: String,
+    /// The component file, relative to the manifest's folder; `NAME.wasm` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    /// Origins (`scheme://host[:port]`) the plugin may send HTTP requests to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_outbound_hosts: Vec<String>,
+    #[serde(default)]
+    pub on_failure: OnFailure,
+    /// Position among plugins of the same kind, lowest first. Claims sources that supply the
+    /// same claim must both have one, and the lower wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<i32>,
+    #[serde(default)]
+    pub limits: Limits,
+    /// The plugin's own configuration.
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+impl Manifest {
+    /// Parses and checks a manifest in TOML.
+    pub fn from_toml(text: &str) -> Result<Self, LoadError> {
+        let manifest: Manifest = toml::from_str(text).map_err(|e| LoadError::Manifest(e.to_string()))?;
+        manifest.check()?;
+        Ok(manifest)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a manifest always serialises")
+    }
+
+    fn check(&self) -> Result<(), LoadError> {
+        let bad = |m: String| Err(LoadError::Manifest(m));
+        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return bad(format!("name {:?} must be non-empty and use only letters, digits, '-' and '_'", self.name));
+        }
+        if self.version.is_empty() {
+            return bad("version must not be empty".into());
+        }
+        if self.limits.time_ms == 0 || self.limits.time_ms > 60_000 {
+            return bad(format!("limits.time_ms = {} must be between 1 and 60000", self.limits.time_ms));
+        }
+        if self.limits.memory_mib == 0 || self.limits.memory_mib > Limits::MAX_MEMORY_MIB {
+            return bad(format!(
+                "limits.memory_mib = {} must be between 1 and {}",
+                self.limits.memory_mib,
+                Limits::MAX_MEMORY_MIB
+            ));
+        }
+        for origin in &self.allowed_outbound_hosts {
+            Origin::parse(origin)?;
+        }
+        Ok(())
+    }
+
+    /// The configuration as the JSON text the plugin reads.
+    pub fn config_json(&self) -> String {
+        serde_json::to_string(&self.config).expect("TOML values are JSON values")
+    }
+
+    pub fn origins(&self) -> Vec<Origin> {
+        self.allowed_outbound_hosts.iter().filter_map(|o| Origin::parse(o).ok()).collect()
+    }
+}
+
+/// A scheme, host and port a plugin may reach.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Origin {
+    /// Parses `scheme://host[:port]`; the port defaults to the scheme's.
+    pub fn parse(text: &str) -> Result<Self, LoadError> {
+        let bad = |why: &str| {
+            LoadError::Manifest(format!(
+                "allowed_outbound_hosts entry {text:?} {why}; write it as scheme://host[:port], e.g. \"https://api.example.com\""
+            ))
+        };
+        let url = Url::parse(text).map_err(|_| bad("is not a URL"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(bad("must use http or https"));
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+            return Err(bad("must not have a path, query, fragment or user"));
+        }
+        let host = url.host_str().ok_or_else(|| bad("has no host"))?.to_ascii_lowercase();
+        let port = url.port_or_known_default().ok_or_else(|| bad("has no port"))?;
+        Ok(Self { scheme: url.scheme().to_owned(), host, port })
+    }
+}

@@ -1,0 +1,459 @@
+//! The plugin host with real components built from `plugins/` and real wasmtime, called
+//! through the protocol's policy ports.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use gatehouse_plugin_host::{LoadError, PluginHost, RuntimeSettings};
+use gatehouse_protocol::ErrorCode;
+use gatehouse_protocol::plugins::{ConsentVerdict, HookAction, HookStage, PluginFailure};
+use gatehouse_protocol::session::Selection;
+use serde_json::json;
+use support::*;
+
+const CONSENT_CONFIG: &str = r#"
+[config]
+first_party_clients = ["portal"]
+restricted_scopes = ["admin"]
+"#;
+
+async fn install_consent(host: &PluginHost, version: &str, config: &str) {
+    let m = manifest("first-party-consent", "consent-policy", version, config);
+    host.install(m, component("first-party-consent"), true).await.expect("the consent policy loads");
+}
+
+fn scopes(verdict: &ConsentVerdict) -> Vec<String> {
+    match verdict {
+        ConsentVerdict::Grant(input) => match &input.scope {
+            Selection::Some(s) => s.clone(),
+            Selection::All => panic!("the policy names scopes"),
+        },
+        other => panic!("expected a grant, got {other:?}"),
+    }
+}
+
+fn assert_incident(result: Result<impl std::fmt::Debug, PluginFailure>, plugin: &str) {
+    match result {
+        Err(PluginFailure { plugin: p, error: None }) => assert_eq!(p, plugin),
+        other => panic!("expected an incident of {plugin}, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_nothing_loaded_the_ports_answer_no_claims_ask_and_continue() {
+    let host = host();
+    let policies = host.policies();
+    let claims = policies.claims.unwrap().claims(&claims_query("alice", &["email"])).await.unwrap();
+    assert!(claims.is_empty());
+    let verdict = policies.consent.unwrap().decide(&consent_query("rp", None, &["openid"])).await.unwrap();
+    assert!(matches!(verdict, ConsentVerdict::Ask));
+    let outcome = policies.hooks.unwrap().run(HookStage::Started, &hook_query(None, Default::default())).await.unwrap();
+    assert_eq!(outcome.action, HookAction::Continue);
+    assert_eq!(outcome.data, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_claims_source_maps_a_user_record_from_the_directory() {
+    let directory = Directory::start().await;
+    let host = host();
+    let installed =
+        host.install(user_directory_manifest(&directory.origin, "1.0.0"), component("user-directory"), true).await;
+    let installed = installed.expect("the user-directory plugin loads");
+    assert!(installed.active);
+    let source = host.policies().claims.unwrap();
+    let mut names = source.claim_names();
+    names.sort();
+    assert_eq!(names, ["email", "email_verified", "https://example.com/department", "name"]);
+
+    let claims =
+        source.claims(&claims_query("alice", &["email", "email_verified", "https://example.com/department"])).await;
+    assert_eq!(
+        serde_json::Value::Object(claims.unwrap()),
+        json!({"email": "alice@example.com", "email_verified": true, "https://example.com/department": "Wonderland"})
+    );
+    // An unknown user has no claims, and claims the plugin does not supply are not asked for.
+    assert!(source.claims(&claims_query("bob", &["email"])).await.unwrap().is_empty());
+    let hits = directory.hits();
+    assert!(source.claims(&claims_query("alice", &["phone_number"])).await.unwrap().is_empty());
+    assert_eq!(directory.hits(), hits, "a claim no plugin supplies costs no call");
+
+    let metrics = host.metrics();
+    assert_eq!(metrics.len(), 1);
+    assert_eq!((metrics[0].name.as_str(), metrics[0].calls, metrics[0].traps), ("user-directory", 2, 0));
+    assert_eq!(metrics[0].active_version.as_deref(), Some("1.0.0"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_claims_source_reports_an_unreachable_directory_as_its_own_error() {
+    let host = host();
+    // Allowed, but nothing listens there.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    host.install(user_directory_manifest(&origin, "1.0.0"), component("user-directory"), true).await.unwrap();
+    let result = host.policies().claims.unwrap().claims(&claims_query("alice", &["email"])).await;
+    let error = result.expect_err("the directory is down").error.expect("an expected failure, not an incident");
+    assert_eq!(error.code, ErrorCode::TemporarilyUnavailable);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consent_policy_grants_first_party_clients_their_registered_scopes_only() {
+    let host = host();
+    install_consent(&host, "1.0.0", CONSENT_CONFIG).await;
+    let policy = host.policies().consent.unwrap();
+
+    let verdict = policy.decide(&consent_query("portal", Some("openid email"), &["openid", "email", "phone"])).await;
+    let verdict = verdict.unwrap();
+    assert_eq!(scopes(&verdict), ["openid", "email"], "phone is not registered for the portal");
+    let ConsentVerdict::Grant(input) = verdict else { unreachable!() };
+    assert!(input.long_lived);
+
+    let verdict = policy.decide(&consent_query("third-party", Some("openid email"), &["openid", "email"])).await;
+    assert!(matches!(verdict.unwrap(), ConsentVerdict::Ask));
+
+    let verdict = policy.decide(&consent_query("third-party", None, &["openid", "admin"])).await;
+    match verdict.unwrap() {
+        ConsentVerdict::Deny(e) => assert_eq!(e.code, ErrorCode::AccessDenied),
+        other => panic!("expected a denial, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_hook_routes_by_login_hint_parks_state_and_resumes() {
+    let host = host();
+    let config = r#"
+[config.routes."partner.example"]
+url = "https://login.partner.example/authorize?login_hint={login_hint}&state={state}"
+acr = "urn:partner:sso"
+"#;
+    host.install(manifest("idp-router", "login-hooks", "1.0.0", config), component("idp-router"), true).await.unwrap();
+    let hooks = host.policies().hooks.unwrap();
+
+    let start =
+        hooks.run(HookStage::Started, &hook_query(Some("alice@partner.example"), object(json!({"ui": "dark"})))).await;
+    let start = start.unwrap();
+    assert_eq!(
+        start.action,
+        HookAction::Redirect {
+            uri: "https://login.partner.example/authorize?login_hint=alice%40partner.example&state=session-1".into()
+        }
+    );
+    let parked = start.data.expect("the route is parked in the session data");
+    assert_eq!(
+        serde_json::Value::Object(parked.clone()),
+        json!({"ui": "dark", "idp_router": {"domain": "partner.example", "status": "redirected"}})
+    );
+
+    // The user comes back from the partner's IdP; the front-end submits the subject.
+    let mut back = hook_query(Some("alice@partner.example"), parked.clone());
+    back.sub = Some("alice".into());
+    back.acr = Some("urn:partner:sso".into());
+    let resumed = hooks.run(HookStage::Authenticated, &back).await.unwrap();
+    assert_eq!(resumed.action, HookAction::Continue);
+    assert_eq!(
+        serde_json::Value::Object(resumed.data.unwrap()),
+        json!({"ui": "dark", "idp_router": {"domain": "partner.example", "status": "completed", "sub": "alice"}})
+    );
+
+    // A login that did not go through the partner is refused.
+    back.acr = Some("urn:password".into());
+    match hooks.run(HookStage::Authenticated, &back).await.unwrap().action {
+        HookAction::Deny(e) => assert_eq!(e.code, ErrorCode::AccessDenied),
+        other => panic!("expected a denial, got {other:?}"),
+    }
+
+    // Other domains go on untouched.
+    let other = hooks.run(HookStage::Started, &hook_query(Some("bob@example.org"), Default::default())).await.unwrap();
+    assert_eq!((other.action, other.data), (HookAction::Continue, None));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hot_swap_under_load_fails_no_call_and_a_broken_version_never_replaces_a_working_one() {
+    let host = host();
+    install_consent(&host, "1.0.0", "[config]\nfirst_party_clients = []\n").await;
+    let policy = host.policies().consent.unwrap();
+    let query = consent_query("portal", None, &["openid"]);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (calls, failures, grants) =
+        (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let (policy, query, stop) = (policy.clone(), query.clone(), stop.clone());
+        let (calls, failures, grants) = (calls.clone(), failures.clone(), grants.clone());
+        workers.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                match policy.decide(&query).await {
+                    Ok(ConsentVerdict::Grant(_)) => grants.fetch_add(1, Ordering::Relaxed),
+                    Ok(_) => 0,
+                    Err(_) => failures.fetch_add(1, Ordering::Relaxed),
+                };
+                calls.fetch_add(1, Ordering::Relaxed);
+                // Like independent requests, let other tasks (the installer) run between calls.
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    install_consent(&host, "2.0.0", "[config]\nfirst_party_clients = [\"portal\"]\n").await;
+    let after_swap = calls.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // A broken version is refused while the calls go on; 2.0.0 keeps serving.
+    let broken = host
+        .install(manifest("first-party-consent", "consent-policy", "3.0.0", ""), b"\0asm garbage".to_vec(), true)
+        .await;
+    assert!(matches!(broken, Err(LoadError::Compile(_))), "{broken:?}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.await.unwrap();
+    }
+    let total = calls.load(Ordering::Relaxed);
+    assert_eq!(failures.load(Ordering::Relaxed), 0, "no call failed across the swap");
+    assert!(total > after_swap + 10, "calls went on after the swap ({after_swap} → {total})");
+    assert!(grants.load(Ordering::Relaxed) > 0, "the new behaviour was served");
+    assert!(matches!(policy.decide(&query).await.unwrap(), ConsentVerdict::Grant(_)));
+
+    let status = &host.list().await[0];
+    assert_eq!(status.active_version.as_deref(), Some("2.0.0"));
+    assert!(status.last_error.as_deref().unwrap().contains("does not compile"), "{:?}", status.last_error);
+    assert_eq!(status.versions.len(), 2, "the broken version was not kept");
+
+    // Roll back to 1.0.0: the old behaviour is back.
+    assert_eq!(host.rollback("first-party-consent").await.unwrap(), "1.0.0");
+    assert!(matches!(policy.decide(&query).await.unwrap(), ConsentVerdict::Ask));
+    assert!(matches!(host.rollback("first-party-consent").await, Err(LoadError::NothingToRollBack(_))));
+    host.activate("first-party-consent", "2.0.0").await.unwrap();
+    assert!(matches!(policy.decide(&query).await.unwrap(), ConsentVerdict::Grant(_)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_loop_times_out_and_the_host_carries_on() {
+    let host = host();
+    let m = manifest("looper", "consent-policy", "1.0.0", "[limits]\ntime_ms = 100\n");
+    host.install(m, component("testing-endless-loop"), true).await.unwrap();
+    let policy = host.policies().consent.unwrap();
+    let started = Instant::now();
+    assert_incident(policy.decide(&consent_query("rp", None, &["openid"])).await, "looper");
+    assert!(started.elapsed() < Duration::from_secs(2), "stopped near its limit, took {:?}", started.elapsed());
+    assert_eq!(host.metrics()[0].timeouts, 1);
+
+    // The host carries on: another plugin answers, and the looping one fails the same way again.
+    host.deactivate("looper").await.unwrap();
+    install_consent(&host, "1.0.0", CONSENT_CONFIG).await;
+    assert!(matches!(
+        policy.decide(&consent_query("portal", None, &["openid"])).await.unwrap(),
+        ConsentVerdict::Grant(_)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_plugin_marked_skip_is_passed_over() {
+    let host = host();
+    let m = manifest("looper", "consent-policy", "1.0.0", "on_failure = \"skip\"\n[limits]\ntime_ms = 50\n");
+    host.install(m, component("testing-endless-loop"), true).await.unwrap();
+    let verdict = host.policies().consent.unwrap().decide(&consent_query("rp", None, &["openid"])).await;
+    assert!(matches!(verdict.unwrap(), ConsentVerdict::Ask));
+    assert_eq!(host.metrics()[0].timeouts, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trap_is_a_server_error_and_the_next_call_succeeds() {
+    let directory = Directory::start().await;
+    let host = host();
+    host.install(manifest("trap", "login-hooks", "1.0.0", ""), component("testing-trap"), true).await.unwrap();
+    host.install(user_directory_manifest(&directory.origin, "1.0.0"), component("user-directory"), true).await.unwrap();
+    let policies = host.policies();
+    for _ in 0..2 {
+        assert_incident(
+            policies.hooks.as_ref().unwrap().run(HookStage::Started, &hook_query(None, Default::default())).await,
+            "trap",
+        );
+        let claims = policies.claims.as_ref().unwrap().claims(&claims_query("alice", &["email"])).await.unwrap();
+        assert_eq!(claims["email"], "alice@example.com");
+    }
+    let trap = host.metrics().into_iter().find(|m| m.name == "trap").unwrap();
+    assert_eq!((trap.calls, trap.traps), (2, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_hog_hits_its_limit_and_the_next_call_succeeds() {
+    let host = host();
+    let m = manifest("hog", "claims-source", "1.0.0", "[limits]\nmemory_mib = 8\ntime_ms = 5000\n");
+    host.install(m, component("testing-memory-hog"), true).await.unwrap();
+    install_consent(&host, "1.0.0", CONSENT_CONFIG).await;
+    let policies = host.policies();
+    assert_incident(policies.claims.as_ref().unwrap().claims(&claims_query("alice", &["hog"])).await, "hog");
+    let hog = host.metrics().into_iter().find(|m| m.name == "hog").unwrap();
+    assert_eq!((hog.memory_limits, hog.traps, hog.timeouts), (1, 0, 0));
+    let verdict = policies.consent.as_ref().unwrap().decide(&consent_query("portal", None, &["openid"])).await;
+    assert!(matches!(verdict.unwrap(), ConsentVerdict::Grant(_)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_built_for_another_world_is_refused_at_load() {
+    let host = host();
+    let m = manifest("confused", "claims-source", "1.0.0", "");
+    let error = host.install(m, component("first-party-consent"), true).await.unwrap_err();
+    let LoadError::WrongWorld(message) = &error else { panic!("{error:?}") };
+    assert!(message.contains("built for the consent-policy world"), "{message}");
+    assert!(host.policies().claims.unwrap().claim_names().is_empty());
+    assert!(host.list().await[0].last_error.as_deref().unwrap().contains("consent-policy"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_http_without_allowed_hosts_is_refused_at_load() {
+    let host = host();
+    let m = manifest("fetcher", "claims-source", "1.0.0", "[config]\nurl = \"http://127.0.0.1:9/\"\n");
+    let error = host.install(m, component("testing-fetch-anything"), true).await.unwrap_err();
+    let LoadError::ForbiddenImport(message) = &error else { panic!("{error:?}") };
+    assert!(message.contains("wasi:http") && message.contains("allowed_outbound_hosts"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_to_a_host_not_allowed_is_denied_before_connecting() {
+    let allowed = Directory::start().await;
+    let elsewhere = Directory::start().await;
+    let host = host();
+    let config = format!(
+        "allowed_outbound_hosts = [\"{}\"]\n[config]\nurl = \"{}/users/alice\"\n",
+        allowed.origin, elsewhere.origin
+    );
+    host.install(manifest("fetcher", "claims-source", "1.0.0", &config), component("testing-fetch-anything"), true)
+        .await
+        .unwrap();
+    let source = host.policies().claims.unwrap();
+    let error = source.claims(&claims_query("alice", &["fetched"])).await.unwrap_err();
+    assert_eq!(
+        error.error.expect("the plugin's own error").code,
+        ErrorCode::AccessDenied,
+        "the guest saw HttpRequestDenied"
+    );
+    assert_eq!(elsewhere.hits(), 0, "no request reached the host that is not allowed");
+
+    // The same plugin reaches the allowed host.
+    let config = format!(
+        "allowed_outbound_hosts = [\"{}\"]\n[config]\nurl = \"{}/users/alice\"\n",
+        allowed.origin, allowed.origin
+    );
+    host.install(manifest("fetcher", "claims-source", "1.0.1", &config), component("testing-fetch-anything"), true)
+        .await
+        .unwrap();
+    assert_eq!(source.claims(&claims_query("alice", &["fetched"])).await.unwrap()["fetched"], 200);
+    assert_eq!(allowed.hits(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_claims_sources_supplying_one_claim_need_an_order() {
+    let directory = Directory::start().await;
+    let host = host();
+    host.install(user_directory_manifest(&directory.origin, "1.0.0"), component("user-directory"), true).await.unwrap();
+    let second = |order: &str| {
+        let origin = &directory.origin;
+        manifest(
+            "second-directory",
+            "claims-source",
+            "1.0.0",
+            &format!(
+                "{order}\nallowed_outbound_hosts = [\"{origin}\"]\n[config]\nurl = \"{origin}/users/{{sub}}\"\n[config.claims]\nemail = \"/displayName\"\n"
+            ),
+        )
+    };
+    let error = host.install(second(""), component("user-directory"), true).await.unwrap_err();
+    assert!(matches!(&error, LoadError::Conflict(m) if m.contains("\"email\"")), "{error:?}");
+    assert_eq!(
+        host.policies().claims.unwrap().claims(&claims_query("alice", &["email"])).await.unwrap()["email"],
+        "alice@example.com"
+    );
+
+    // Ordered before the first (which has the default order 0), the second one wins.
+    let error = host.install(second("order = 0"), component("user-directory"), true).await.unwrap_err();
+    assert!(matches!(error, LoadError::Conflict(_)), "both need distinct orders");
+    host.deactivate("user-directory").await.unwrap();
+    host.install(user_directory_manifest(&directory.origin, "1.0.1"), component("user-directory"), false)
+        .await
+        .unwrap();
+    host.install(second("order = -1"), component("user-directory"), true).await.unwrap();
+    let error = host.activate("user-directory", "1.0.1").await.unwrap_err();
+    assert!(matches!(error, LoadError::Conflict(_)), "the first has no order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_landing_in_the_watched_folder_are_loaded_and_swapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host();
+    let _watcher = host.watch(dir.path()).unwrap();
+    let write = |version: &str, first_party: &str| {
+        std::fs::write(dir.path().join("consent.wasm"), component("first-party-consent")).unwrap();
+        let toml = format!(
+            "name = \"consent\"\nkind = \"consent-policy\"\nversion = \"{version}\"\ncomponent = \"consent.wasm\"\n[config]\nfirst_party_clients = [{first_party}]\n"
+        );
+        std::fs::write(dir.path().join("consent.toml"), toml).unwrap();
+    };
+    let policy = host.policies().consent.unwrap();
+    let query = consent_query("portal", None, &["openid"]);
+    let wait_for = |version: &'static str| {
+        let host = host.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while host.list().await.first().and_then(|p| p.active_version.clone()).as_deref() != Some(version) {
+                assert!(Instant::now() < deadline, "version {version} was not loaded from the folder");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+    write("1", "");
+    wait_for("1").await;
+    assert!(matches!(policy.decide(&query).await.unwrap(), ConsentVerdict::Ask));
+    write("2", "\"portal\"");
+    wait_for("2").await;
+    assert!(matches!(policy.decide(&query).await.unwrap(), ConsentVerdict::Grant(_)));
+
+    // A broken component in the folder is refused; version 2 keeps serving.
+    std::fs::write(dir.path().join("consent.wasm"), b"not wasm").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while host.list().await[0].last_error.is_none() {
+        assert!(Instant::now() < deadline, "the broken component was not reported");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(host.list().await[0].active_version.as_deref(), Some("2"));
+    assert!(matches!(policy.decide(&query).await.unwrap(), ConsentVerdict::Grant(_)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compiled_components_are_cached_by_content_and_engine() {
+    let cache = tempfile::tempdir().unwrap();
+    let settings = RuntimeSettings { cache_dir: Some(cache.path().to_owned()), max_instances: 8 };
+    let first = PluginHost::new(&settings).unwrap();
+    install_consent(&first, "1.0.0", CONSENT_CONFIG).await;
+    let files: Vec<String> =
+        std::fs::read_dir(cache.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let sha = &first.list().await[0].versions[0].sha256;
+    assert!(files[0].starts_with(sha.as_str()) && files[0].ends_with(".cwasm"), "{files:?}");
+
+    // A second host (a restart) loads the cached artifact instead of compiling.
+    let second = PluginHost::new(&settings).unwrap();
+    install_consent(&second, "1.0.0", CONSENT_CONFIG).await;
+    let verdict = second.policies().consent.unwrap().decide(&consent_query("portal", None, &["openid"])).await;
+    assert!(matches!(verdict.unwrap(), ConsentVerdict::Grant(_)));
+    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifests_are_checked_with_fix_it_messages() {
+    let bad = gatehouse_plugin_host::Manifest::from_toml(
+        "name = \"x\"\nkind = \"claims-source\"\nversion = \"1\"\ncolour = 1\n",
+    );
+    assert!(matches!(&bad, Err(LoadError::Manifest(m)) if m.contains("colour")), "{bad:?}");
+    let bad = gatehouse_plugin_host::Manifest::from_toml(
+        "name = \"x\"\nkind = \"claims-source\"\nversion = \"1\"\nallowed_outbound_hosts = [\"https://a.example/path\"]\n",
+    );
+    assert!(matches!(&bad, Err(LoadError::Manifest(m)) if m.contains("scheme://host[:port]")), "{bad:?}");
+    let bad = gatehouse_plugin_host::Manifest::from_toml("name = \"x\"\nkind = \"policy\"\nversion = \"1\"\n");
+    assert!(matches!(&bad, Err(LoadError::Manifest(m)) if m.contains("claims-source")), "{bad:?}");
+}

@@ -1,0 +1,90 @@
+//! Plugins for the end-to-end tests: components built from `plugins/`, plugin folders, uploads
+//! through the admin API, and a small HTTP user directory for the claims source.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use super::TestServer;
+
+/// The built components, once per test run (`scripts/build-plugins.sh`); a missing toolchain
+/// fails the run.
+fn components() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-plugins.sh");
+        let output = Command::new(script).output().expect("scripts/build-plugins.sh runs");
+        assert!(output.status.success(), "building the plugins failed:\n{}", String::from_utf8_lossy(&output.stderr));
+        PathBuf::from(String::from_utf8(output.stdout).expect("a path").trim())
+    })
+}
+
+/// A built component by crate name (`user-directory`, `testing-trap`, ...).
+pub fn component(crate_name: &str) -> Vec<u8> {
+    let path = components().join(format!("{}.wasm", crate_name.replace('-', "_")));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A plugin folder holding `name.toml` and `name.wasm` for each `(name, crate, manifest)`.
+pub fn plugin_dir(plugins: &[(&str, &str, String)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, crate_name, manifest) in plugins {
+        std::fs::write(dir.path().join(format!("{name}.wasm")), component(crate_name)).unwrap();
+        std::fs::write(dir.path().join(format!("{name}.toml")), format!("name = \"{name}\"\n{manifest}")).unwrap();
+    }
+    dir
+}
+
+/// The `[plugins]` section for a folder.
+pub fn plugins_config(dir: &Path) -> String {
+    format!("[plugins]\ndir = \"{}\"\n", dir.display())
+}
+
+impl TestServer {
+    /// Uploads a plugin through the admin API; returns the status and the answer.
+    pub async fn upload_plugin(&self, manifest: &str, crate_name: &str) -> (u16, Value) {
+        let body = json!({
+            "manifest": manifest,
+            "component": base64::engine::general_purpose::STANDARD.encode(component(crate_name)),
+        });
+        self.admin(openidconnect::reqwest::Method::POST, "/admin/v1/plugins", Some(body)).await
+    }
+}
+
+/// A user directory on loopback: `GET /users/alice` answers Alice's record, 404 for others.
+pub async fn user_directory() -> String {
+    use axum::extract::Path;
+    use axum::http::StatusCode;
+    use axum::routing::get;
+
+    let app = axum::Router::new().route(
+        "/users/{sub}",
+        get(|Path(sub): Path<String>| async move {
+            match sub.as_str() {
+                "alice" => Ok(axum::Json(json!({
+                    "mail": "alice@wonderland.example",
+                    "verified": true,
+                    "displayName": "Alice from the directory",
+                    "org": { "department": "Looking-Glass" },
+                }))),
+                _ => Err(StatusCode::NOT_FOUND),
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    origin
+}
+
+/// `plugins/user-directory/example.toml` (after its `name`), pointed at the directory at
+/// `origin`.
+pub fn user_directory_manifest(origin: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/user-directory/example.toml");
+    let example = std::fs::read_to_string(path).expect("the example manifest");
+    let rest = example.lines().skip_while(|l| !l.starts_with("kind")).filter(|l| !l.starts_with("component"));
+    rest.collect::<Vec<_>>().join("\n").replace("http://127.0.0.1:8081", origin)
+}
