@@ -4,7 +4,7 @@ use openidconnect::OAuth2TokenResponse;
 use openidconnect::reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::rp::{Rp, login};
+use crate::support::rp::{Rp, consent_to_code, login, open_session};
 use crate::support::{TestServer, alice, redirect_params};
 
 const CALLBACK: &str = "https://app.example.com/callback";
@@ -119,12 +119,8 @@ async fn a_wrong_code_verifier_is_invalid_grant() {
     let server = TestServer::start().await;
     let info = server.web_client(json!({})).await;
     let rp = Rp::new(&server, &info).await;
-    let pending = rp.authorize(&[], &[]);
-    let query = server.browse_authorize(&pending.url).await;
-    let sid = server.start_session(&query, None, None).await["sid"].as_str().unwrap().to_owned();
-    server.submit_subject(&sid, alice()).await;
-    let prompt = server.submit_consent(&sid, json!({"scope": "*"})).await;
-    let code = redirect_params(prompt["uri"].as_str().unwrap())["code"].clone();
+    let (pending, sid) = open_session(&server, &rp, &[], &[]).await;
+    let (_, code) = consent_to_code(&server, &sid, json!({"scope": "*"})).await;
     let wrong = openidconnect::PkceCodeVerifier::new("x".repeat(50));
     let err = rp.redeem(&code, wrong).await.unwrap_err();
     assert!(format!("{err:?}").contains("invalid_grant"), "{err:?}");
@@ -136,12 +132,8 @@ async fn a_replayed_code_is_refused_and_revokes_the_tokens_issued_from_it() {
     let server = TestServer::start().await;
     let info = server.web_client(json!({})).await;
     let rp = Rp::new(&server, &info).await;
-    let pending = rp.authorize(&["email"], &[]);
-    let query = server.browse_authorize(&pending.url).await;
-    let sid = server.start_session(&query, None, None).await["sid"].as_str().unwrap().to_owned();
-    server.submit_subject(&sid, alice()).await;
-    let prompt = server.submit_consent(&sid, json!({"scope": "*"})).await;
-    let code = redirect_params(prompt["uri"].as_str().unwrap())["code"].clone();
+    let (pending, sid) = open_session(&server, &rp, &["email"], &[]).await;
+    let (_, code) = consent_to_code(&server, &sid, json!({"scope": "*"})).await;
     let verifier = pending.verifier.secret().clone();
 
     let first =
@@ -183,9 +175,7 @@ async fn token_requests_are_bound_to_client_redirect_uri_and_expiry() {
     let rp = Rp::new(&server, &info).await;
 
     let issue_code = || async {
-        let pending = rp.authorize(&[], &[]);
-        let query = server.browse_authorize(&pending.url).await;
-        let sid = server.start_session(&query, None, None).await["sid"].as_str().unwrap().to_owned();
+        let (pending, sid) = open_session(&server, &rp, &[], &[]).await;
         server.submit_subject(&sid, alice()).await;
         let prompt = server.submit_consent(&sid, json!({"scope": "*"})).await;
         (redirect_params(prompt["uri"].as_str().unwrap())["code"].clone(), pending.verifier.secret().clone())
@@ -319,9 +309,7 @@ async fn consent_cannot_grant_what_was_not_requested() {
     let server = TestServer::start().await;
     let info = server.web_client(json!({})).await;
     let rp = Rp::new(&server, &info).await;
-    let pending = rp.authorize(&["email"], &[]);
-    let query = server.browse_authorize(&pending.url).await;
-    let sid = server.start_session(&query, None, None).await["sid"].as_str().unwrap().to_owned();
+    let (pending, sid) = open_session(&server, &rp, &["email"], &[]).await;
     server.submit_subject(&sid, alice()).await;
     let (status, body) = server
         .api(Method::PUT, &format!("/authz-sessions/v1/{sid}/consent"), Some(json!({"scope": ["openid", "admin"]})))

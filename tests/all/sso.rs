@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::rp::Rp;
+use crate::support::rp::{Rp, open_session};
 use crate::support::{TestServer, alice, redirect_params};
 
 /// A first login with a long-lived consent; returns the subject session id for the cookie.
@@ -129,9 +129,7 @@ async fn id_token_hint_must_match_the_session() {
     assert_eq!(prompt["type"], "response", "the hint names the session's subject");
 
     // Bob's session does not answer a request hinted for Alice.
-    let pending = rp.authorize(&["email"], &[]);
-    let query = server.browse_authorize(&pending.url).await;
-    let sid = server.start_session(&query, None, None).await["sid"].as_str().unwrap().to_owned();
+    let (pending, sid) = open_session(&server, &rp, &["email"], &[]).await;
     let prompt = server.submit_subject(&sid, json!({"sub": "bob"})).await;
     let bob_sid = prompt["subject"]["sub_sid"].as_str().unwrap().to_owned();
     let (prompt, _) = again(&server, &rp, &bob_sid, &[("id_token_hint", &hint), ("prompt", "none")], &["email"]).await;

@@ -11,7 +11,7 @@ use openidconnect::{
 };
 use serde_json::Value;
 
-use super::{TestServer, http_client, redirect_params};
+use super::{TestServer, alice, http_client, redirect_params};
 
 pub type Client =
     CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
@@ -171,4 +171,22 @@ pub async fn login(server: &TestServer, rp: &Rp, scopes: &[&str], subject: Value
     assert_eq!(prompt["type"], "response", "{prompt}");
     let login = rp.finish(server, pending, prompt["uri"].as_str().unwrap()).await;
     (prompt, login)
+}
+
+/// Sends the browser to the provider with a new request from `rp` and starts the front-end's
+/// session for it; returns the request and the session id.
+pub async fn open_session(server: &TestServer, rp: &Rp, scopes: &[&str], extra: &[(&str, &str)]) -> (Pending, String) {
+    let pending = rp.authorize(scopes, extra);
+    let query = server.browse_authorize(&pending.url).await;
+    let sid = server.start_session(&query, None, None).await["sid"].as_str().unwrap().to_owned();
+    (pending, sid)
+}
+
+/// Authenticates Alice in session `sid` and submits `consent`; returns the final prompt and
+/// the code it carries.
+pub async fn consent_to_code(server: &TestServer, sid: &str, consent: Value) -> (Value, String) {
+    server.submit_subject(sid, alice()).await;
+    let prompt = server.submit_consent(sid, consent).await;
+    let code = redirect_params(prompt["uri"].as_str().unwrap())["code"].clone();
+    (prompt, code)
 }
