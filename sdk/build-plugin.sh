@@ -61,9 +61,10 @@ install_js() {
 if [ -f "$project/Cargo.toml" ]; then
   crate=$(sed -n 's/^name *= *"\(.*\)".*/\1/p' "$project/Cargo.toml" | head -1)
   rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2 >&2
+  target=${CARGO_TARGET_DIR:-$project/target}
   cargo build --release --quiet --manifest-path "$project/Cargo.toml" --target wasm32-wasip2 \
-    --target-dir "$project/target" >&2
-  cp "$project/target/wasm32-wasip2/release/${crate//-/_}.wasm" "$out"
+    --target-dir "$target" >&2
+  cp "$target/wasm32-wasip2/release/${crate//-/_}.wasm" "$out"
 elif [ -f "$project/app.py" ]; then
   python=$(toolchain python "$kit/python/requirements.txt" install_python)
   # componentize-py writes scratch files next to the output: keep them out of the project.
