@@ -11,6 +11,7 @@ mod frontend;
 mod hsm;
 mod negative;
 mod plugins;
+mod polyglot;
 mod restart;
 mod session_data;
 mod shared_database;

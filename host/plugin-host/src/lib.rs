@@ -6,8 +6,9 @@
 //! [`gatehouse_protocol::plugins::Policies`].
 //!
 //! Invariants:
-//! - Each call gets a fresh instance from a pre-instantiated component; no state survives a
-//!   call.
+//! - Each call gets a fresh instance, prepared ahead of the call by the plugin's pool; no state
+//!   survives a call. The one exception is a plugin whose manifest sets `reuse_instances`, an
+//!   explicit opt-in for plugins that keep no state.
 //! - A call is bounded in time (epoch deadline plus a host-side timeout around host calls) and
 //!   memory; a trap, timeout, memory-limit hit or malformed answer is an [`Incident`] that the
 //!   client only ever sees as `server_error` (or the plugin's `on_failure = "skip"`).
@@ -23,8 +24,10 @@ mod manifest;
 mod metrics;
 mod outbound;
 mod plugin;
+mod pool;
 mod ports;
 mod runtime;
+mod trial;
 mod watch;
 
 pub use error::{Incident, LoadError};
@@ -32,4 +35,5 @@ pub use host::{PluginHost, PluginStatus, VersionStatus};
 pub use manifest::{Kind, Limits, Manifest, OnFailure, Origin};
 pub use metrics::{Latency, PluginMetrics};
 pub use runtime::RuntimeSettings;
+pub use trial::{Call, Calls, CheckReport, Trial};
 pub use watch::Watcher;

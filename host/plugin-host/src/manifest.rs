@@ -8,10 +8,12 @@
 //! allowed_outbound_hosts = ["https://directory.example.com"]
 //! on_failure = "error"            # or "skip": behave as if the plugin were not there
 //! order = 10                      # claims sources and hooks run lowest first
+//! reuse_instances = false         # true: one instance serves many calls (see `Manifest`)
 //!
 //! [limits]
 //! time_ms = 500
 //! memory_mib = 32
+//! prepared_instances = 2          # instances kept instantiated ahead of calls
 //!
 //! [config]                        # handed to the plugin as JSON
 //! url = "https://directory.example.com/users/{sub}"
@@ -81,6 +83,11 @@ pub struct Limits {
     /// Linear memory of one instance.
     #[serde(default = "Limits::default_memory_mib")]
     pub memory_mib: u64,
+    /// Instances kept instantiated ahead of calls, so a call pays for neither instantiating
+    /// nor tearing down. Each costs its resident memory (~0.1 MB for a Rust guest, ~3 MB for
+    /// JavaScript, ~7 MB for Python); 0 instantiates on the call.
+    #[serde(default = "Limits::default_prepared_instances")]
+    pub prepared_instances: u32,
 }
 
 impl Limits {
@@ -92,13 +99,24 @@ impl Limits {
         32
     }
 
+    fn default_prepared_instances() -> u32 {
+        2
+    }
+
+    /// The most instances a manifest may ask to keep prepared.
+    pub const MAX_PREPARED_INSTANCES: u32 = 16;
+
     /// The largest memory limit a manifest may ask for; the engine reserves this per slot.
     pub const MAX_MEMORY_MIB: u64 = 256;
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { time_ms: Self::default_time_ms(), memory_mib: Self::default_memory_mib() }
+        Self {
+            time_ms: Self::default_time_ms(),
+            memory_mib: Self::default_memory_mib(),
+            prepared_instances: Self::default_prepared_instances(),
+        }
     }
 }
 
@@ -120,6 +138,14 @@ pub struct Manifest {
     /// same claim must both have one, and the lower wins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<i32>,
+    /// Let one instance serve many calls, one after another, instead of a fresh instance per
+    /// call. Faster for interpreted guests, but whatever a call leaves in the instance's memory
+    /// (globals, caches, a previous user's data) is there for the next call, and a leak grows
+    /// until the memory limit fails a call. Only for plugins that keep no state between calls;
+    /// an instance that fails a call is discarded, and each serves at most
+    /// [`Manifest::MAX_CALLS_PER_INSTANCE`] calls.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reuse_instances: bool,
     #[serde(default)]
     pub limits: Limits,
     /// The plugin's own configuration.
@@ -128,6 +154,9 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// How many calls a reused instance serves before it is replaced by a fresh one.
+    pub const MAX_CALLS_PER_INSTANCE: u32 = 1000;
+
     /// Parses and checks a manifest in TOML.
     pub fn from_toml(text: &str) -> Result<Self, LoadError> {
         let manifest: Manifest = toml::from_str(text).map_err(|e| LoadError::Manifest(e.to_string()))?;
@@ -155,6 +184,13 @@ impl Manifest {
                 "limits.memory_mib = {} must be between 1 and {}",
                 self.limits.memory_mib,
                 Limits::MAX_MEMORY_MIB
+            ));
+        }
+        if self.limits.prepared_instances > Limits::MAX_PREPARED_INSTANCES {
+            return bad(format!(
+                "limits.prepared_instances = {} must be at most {}",
+                self.limits.prepared_instances,
+                Limits::MAX_PREPARED_INSTANCES
             ));
         }
         for origin in &self.allowed_outbound_hosts {

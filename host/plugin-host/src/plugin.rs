@@ -1,21 +1,21 @@
-//! One loaded plugin version: a pre-instantiated component and its grants, called with a
-//! fresh instance each time.
+//! One loaded plugin version: a pre-instantiated component and its grants, called with an
+//! instance from its pool (a fresh one per call unless the manifest opts in to reuse).
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use wasmtime::component::{Instance, InstancePre};
-use wasmtime::{Store, Trap};
+use wasmtime::Trap;
 
 use crate::bindings::{Exports, claims, consent, exports::gatehouse::policy::hooks, gatehouse::policy::types};
 use crate::error::{Incident, LoadError};
 use crate::manifest::{Kind, Manifest};
 use crate::metrics::{Metrics, Outcome};
-use crate::runtime::{Grants, MemoryLimitExceeded, Runtime, State};
+use crate::pool::{Lease, Pool};
+use crate::runtime::{MemoryLimitExceeded, Runtime};
 
-/// A call on a fresh instance; the future owns the call's store.
-type CallFuture<'q, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'q>>;
+/// A call on a leased instance; the future owns the lease and gives it back with the result.
+type CallFuture<'q, R> = Pin<Box<dyn Future<Output = (Lease, wasmtime::Result<R>)> + Send + 'q>>;
 
 /// A plugin's answer: its value, or the expected failure it returned.
 pub(crate) type Answer<T> = Result<T, types::PluginError>;
@@ -27,10 +27,10 @@ pub(crate) struct Plugin {
     pub installed_at: SystemTime,
     /// For claims sources: the claims it supplies, asked once at load.
     pub supplied_claims: Vec<String>,
-    grants: Grants,
-    pre: InstancePre<State>,
+    /// The interfaces the component imports (all of them granted).
+    pub imports: Vec<String>,
+    pool: Arc<Pool>,
     exports: Exports,
-    runtime: Arc<Runtime>,
     metrics: Arc<Metrics>,
 }
 
@@ -50,28 +50,32 @@ impl Plugin {
                 .map_err(|e| LoadError::Compile(format!("the compile task failed: {e}")))??
         };
         let mut plugin = Plugin {
-            grants: Grants::of(&manifest),
+            pool: Pool::start(&manifest, prepared.pre, runtime),
             manifest,
             hash: prepared.hash,
             installed_at: SystemTime::now(),
             supplied_claims: Vec::new(),
-            pre: prepared.pre,
+            imports: prepared.imports,
             exports: prepared.exports,
-            runtime,
             metrics,
         };
         let check = |incident: Incident| LoadError::Check(format!("a trial call failed: {incident}"));
         let supplied = match &plugin.exports {
             Exports::Claims(indices) => {
                 plugin
-                    .call_unrecorded(|mut store, instance| {
-                        Box::pin(
-                            async move { indices.load(&mut store, &instance)?.call_supplied_claims(&mut store).await },
-                        )
+                    .call_unrecorded(|mut lease| {
+                        Box::pin(async move {
+                            let instance = lease.instance();
+                            let result = async {
+                                indices.load(lease.store(), &instance)?.call_supplied_claims(lease.store()).await
+                            }
+                            .await;
+                            (lease, result)
+                        })
                     })
                     .await
             }
-            _ => plugin.call_unrecorded(|_, _| Box::pin(async { Ok(Vec::new()) })).await,
+            _ => plugin.call_unrecorded(|lease| Box::pin(async { (lease, Ok(Vec::new())) })).await,
         };
         plugin.supplied_claims = supplied.map_err(check)?;
         if let Some(bad) = plugin.supplied_claims.iter().find(|c| c.is_empty()) {
@@ -92,8 +96,13 @@ impl Plugin {
         let Exports::Claims(indices) = &self.exports else {
             return Err(Incident::Host("not a claims source".into()));
         };
-        self.call(|mut store, instance| {
-            Box::pin(async move { indices.load(&mut store, &instance)?.call_claims(&mut store, query).await })
+        self.call(|mut lease| {
+            Box::pin(async move {
+                let instance = lease.instance();
+                let result =
+                    async { indices.load(lease.store(), &instance)?.call_claims(lease.store(), query).await }.await;
+                (lease, result)
+            })
         })
         .await
     }
@@ -102,8 +111,13 @@ impl Plugin {
         let Exports::Consent(indices) = &self.exports else {
             return Err(Incident::Host("not a consent policy".into()));
         };
-        self.call(|mut store, instance| {
-            Box::pin(async move { indices.load(&mut store, &instance)?.call_decide(&mut store, query).await })
+        self.call(|mut lease| {
+            Box::pin(async move {
+                let instance = lease.instance();
+                let result =
+                    async { indices.load(lease.store(), &instance)?.call_decide(lease.store(), query).await }.await;
+                (lease, result)
+            })
         })
         .await
     }
@@ -112,8 +126,13 @@ impl Plugin {
         let Exports::Hooks(indices) = &self.exports else {
             return Err(Incident::Host("not login hooks".into()));
         };
-        self.call(|mut store, instance| {
-            Box::pin(async move { indices.load(&mut store, &instance)?.call_run(&mut store, query).await })
+        self.call(|mut lease| {
+            Box::pin(async move {
+                let instance = lease.instance();
+                let result =
+                    async { indices.load(lease.store(), &instance)?.call_run(lease.store(), query).await }.await;
+                (lease, result)
+            })
         })
         .await
     }
@@ -126,10 +145,7 @@ impl Plugin {
         incident
     }
 
-    async fn call<'q, T>(
-        &'q self,
-        f: impl FnOnce(Store<State>, Instance) -> CallFuture<'q, Answer<T>>,
-    ) -> Result<Answer<T>, Incident> {
+    async fn call<'q, T>(&'q self, f: impl FnOnce(Lease) -> CallFuture<'q, Answer<T>>) -> Result<Answer<T>, Incident> {
         let start = Instant::now();
         let result = self.call_unrecorded(f).await;
         let outcome = match &result {
@@ -144,17 +160,18 @@ impl Plugin {
         result
     }
 
-    /// Instantiates afresh and calls `f`, within the plugin's time and memory limits.
-    async fn call_unrecorded<'q, R>(
-        &'q self,
-        f: impl FnOnce(Store<State>, Instance) -> CallFuture<'q, R>,
-    ) -> Result<R, Incident> {
-        let mut store = self.runtime.store(&self.grants);
-        let limit = Duration::from_millis(self.grants.limits.time_ms);
+    /// Leases an instance and calls `f` on it, within the plugin's time and memory limits.
+    async fn call_unrecorded<'q, R>(&'q self, f: impl FnOnce(Lease) -> CallFuture<'q, R>) -> Result<R, Incident> {
+        let limit = Duration::from_millis(self.manifest.limits.time_ms);
         // The epoch deadline stops guest code; this timeout stops waits in host calls (HTTP).
+        // A call cut short drops its lease, and so its instance.
         let result = tokio::time::timeout(limit, async {
-            let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| classify(e, false))?;
-            f(store, instance).await.map_err(|e| classify(e, true))
+            let mut lease = self.pool.lease().await.map_err(|e| classify(e, false))?;
+            lease.arm(limit);
+            let (lease, result) = f(lease).await;
+            let value = result.map_err(|e| classify(e, true))?;
+            lease.finish();
+            Ok(value)
         })
         .await;
         result.unwrap_or(Err(Incident::Timeout))

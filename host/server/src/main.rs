@@ -10,6 +10,7 @@ use gatehouse_server::{Config, Gatehouse, Overrides};
 use tracing_subscriber::EnvFilter;
 
 mod keys_command;
+mod plugin_command;
 
 #[derive(Parser)]
 #[command(name = "gatehouse", version, about = "An OpenID Connect provider with WebAssembly policy plugins")]
@@ -38,6 +39,11 @@ enum Command {
         #[command(subcommand)]
         command: keys_command::KeysCommand,
     },
+    /// Writes, builds, checks and tests policy plugins, and installs them in a running server.
+    Plugin {
+        #[command(subcommand)]
+        command: plugin_command::PluginCommand,
+    },
     /// Prints the SHA-256 of an API token, the form the configuration takes. Reads the token
     /// from standard input so it stays out of the shell history.
     HashToken,
@@ -58,6 +64,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Keys { config, command } => keys_command::run(config.as_deref(), command),
+        Command::Plugin { command } => plugin_command::run(command),
         Command::HashToken => {
             let mut token = String::new();
             if std::io::stdin().read_to_string(&mut token).is_err() || token.trim().is_empty() {

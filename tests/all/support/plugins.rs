@@ -38,12 +38,46 @@ pub fn plugin_dir(plugins: &[(&str, &str, String)]) -> tempfile::TempDir {
     dir
 }
 
-/// The `[plugins]` section for a folder.
+/// The `[plugins]` section for a folder. The compile cache is shared by the tests, so a
+/// Python or JavaScript component is compiled once per run rather than once per server.
 pub fn plugins_config(dir: &Path) -> String {
-    format!("[plugins]\ndir = \"{}\"\n", dir.display())
+    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-plugin-cache");
+    format!("[plugins]\ndir = \"{}\"\ncache_dir = \"{}\"\n", dir.display(), cache.display())
+}
+
+/// The manifest of a Python or JavaScript plugin (`python/scope-tiers`, `js/step-up`, ...)
+/// with its version replaced and, when `tables` is not empty, its tables (`[config]`,
+/// `[limits]`) replaced by `tables`.
+pub fn guest_manifest(project: &str, version: &str, tables: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins").join(project).join("manifest.toml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let split = text.find("\n[").map_or(text.len(), |i| i + 1);
+    let (head, own_tables) = text.split_at(split);
+    let head: String = head
+        .lines()
+        .map(|l| if l.starts_with("version") { format!("version = \"{version}\"") } else { l.to_owned() })
+        .collect::<Vec<_>>()
+        .join("\n");
+    format!("{head}\n{}\n", if tables.is_empty() { own_tables } else { tables })
+}
+
+/// A plugin folder holding each Python or JavaScript project's manifest and component.
+pub fn guest_plugin_dir(projects: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for project in projects {
+        let name = project.rsplit('/').next().expect("a project name");
+        std::fs::write(dir.path().join(format!("{name}.wasm")), component(name)).unwrap();
+        std::fs::write(dir.path().join(format!("{name}.toml")), guest_manifest(project, "1.0.0", "")).unwrap();
+    }
+    dir
 }
 
 impl TestServer {
+    /// Uploads a Python or JavaScript plugin (`python/scope-tiers`, ...) with `manifest`.
+    pub async fn upload_guest(&self, manifest: &str, project: &str) -> (u16, Value) {
+        self.upload_plugin(manifest, project.rsplit('/').next().expect("a project name")).await
+    }
+
     /// Uploads a plugin through the admin API; returns the status and the answer.
     pub async fn upload_plugin(&self, manifest: &str, crate_name: &str) -> (u16, Value) {
         let body = json!({

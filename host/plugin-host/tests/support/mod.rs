@@ -142,3 +142,18 @@ pub fn user_directory_manifest(origin: &str, version: &str) -> Manifest {
     manifest.version = version.to_owned();
     manifest
 }
+
+/// The manifest of a Python or JavaScript plugin (`python/group-claims`, `js/step-up`, ...),
+/// with `version` replaced.
+pub fn guest_manifest(project: &str, version: &str) -> Manifest {
+    let text = std::fs::read_to_string(root().join("plugins").join(project).join("manifest.toml"))
+        .expect("the plugin's manifest");
+    let mut manifest = Manifest::from_toml(&text).expect("the manifest is valid");
+    manifest.version = version.to_owned();
+    manifest
+}
+
+/// The component of a Python or JavaScript plugin by project (`python/group-claims`, ...).
+pub fn guest_component(project: &str) -> Vec<u8> {
+    component(project.rsplit('/').next().expect("a project name"))
+}

@@ -1,0 +1,182 @@
+//! Instances prepared ahead of calls.
+//!
+//! Instantiating a component and tearing the instance down cost little for a Rust guest but
+//! a lot for an interpreted one (a Python or JavaScript guest carries its interpreter's heap).
+//! So each plugin version keeps a few instances instantiated ahead of need. A call takes one,
+//! uses it for that call only and hands it to the keeper, a background task that drops it
+//! (resetting its memory slot) and instantiates a replacement. A call thus pays for neither,
+//! and still never sees memory another call touched.
+//!
+//! ```text
+//!   keeper ──instantiate──▶ ready ──lease──▶ one call ──spent──▶ keeper drops it
+//!                                    ▲            │ reuse_instances, call succeeded
+//!                                    └────────────┘
+//! ```
+//!
+//! With `reuse_instances` (an explicit opt-in in the manifest), an instance whose call
+//! succeeded goes back to the ready queue instead, until it has served
+//! [`Manifest::MAX_CALLS_PER_INSTANCE`] calls; one whose call failed is always discarded.
+//! When the queue is empty (a burst, or `prepared_instances = 0`), the call instantiates
+//! for itself; when the keeper lags behind in dropping spent instances, calls drop their own,
+//! so spent instances never hold more than a few of the engine's slots.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use wasmtime::Store;
+use wasmtime::component::{Instance, InstancePre};
+
+use crate::manifest::Manifest;
+use crate::runtime::{self, Grants, Runtime, State};
+
+/// An instance with its own store, ready for a call.
+pub(crate) struct Ready {
+    store: Store<State>,
+    instance: Instance,
+    /// Calls it has served (more than one only with `reuse_instances`).
+    calls: u32,
+}
+
+/// The prepared instances of one plugin version.
+pub(crate) struct Pool {
+    ready: Mutex<VecDeque<Ready>>,
+    /// How many instances the keeper keeps ready.
+    target: usize,
+    reuse: bool,
+    pre: InstancePre<State>,
+    runtime: Arc<Runtime>,
+    grants: Grants,
+    /// Spent instances go to the keeper, which drops them off the request path.
+    spent: mpsc::UnboundedSender<Ready>,
+    /// Spent instances sent to the keeper and not dropped yet.
+    backlog: AtomicUsize,
+}
+
+/// The most spent instances waiting for the keeper; past that, calls drop their own.
+const MAX_BACKLOG: usize = 4;
+
+impl Pool {
+    /// A pool for a plugin version, and its keeper (on the current Tokio runtime), which fills
+    /// it and stops when the pool is dropped.
+    pub(crate) fn start(manifest: &Manifest, pre: InstancePre<State>, runtime: Arc<Runtime>) -> Arc<Pool> {
+        let (spent, returned) = mpsc::unbounded_channel();
+        let pool = Arc::new(Pool {
+            ready: Mutex::new(VecDeque::new()),
+            target: manifest.limits.prepared_instances as usize,
+            reuse: manifest.reuse_instances,
+            pre,
+            runtime,
+            grants: Grants::of(manifest),
+            spent,
+            backlog: AtomicUsize::new(0),
+        });
+        tokio::spawn(keep(Arc::downgrade(&pool), returned));
+        pool
+    }
+
+    /// An instance for one call: a prepared one, or a new one when none is ready.
+    pub(crate) async fn lease(self: &Arc<Self>) -> wasmtime::Result<Lease> {
+        let ready = self.ready.lock().expect("pool lock").pop_front();
+        let ready = match ready {
+            Some(ready) => ready,
+            None => self.instantiate().await?,
+        };
+        Ok(Lease { ready: Some(ready), pool: self.clone() })
+    }
+
+    async fn instantiate(&self) -> wasmtime::Result<Ready> {
+        let mut store = self.runtime.store(&self.grants);
+        let instance = self.pre.instantiate_async(&mut store).await?;
+        Ok(Ready { store, instance, calls: 0 })
+    }
+
+    fn len(&self) -> usize {
+        self.ready.lock().expect("pool lock").len()
+    }
+
+    /// Hands a spent instance to the keeper, or drops it here when the keeper lags behind (or
+    /// is gone, as the runtime shuts down).
+    fn discard(&self, spent: Ready) {
+        if self.backlog.fetch_add(1, Relaxed) >= MAX_BACKLOG || self.spent.send(spent).is_err() {
+            self.backlog.fetch_sub(1, Relaxed);
+        }
+    }
+}
+
+/// Fills the pool and drops spent instances until the pool is gone.
+async fn keep(weak: Weak<Pool>, mut returned: mpsc::UnboundedReceiver<Ready>) {
+    loop {
+        let Some(pool) = weak.upgrade() else { return };
+        while let Ok(spent) = returned.try_recv() {
+            drop(spent);
+            pool.backlog.fetch_sub(1, Relaxed);
+        }
+        if pool.len() < pool.target {
+            match pool.instantiate().await {
+                Ok(ready) => pool.ready.lock().expect("pool lock").push_back(ready),
+                Err(e) => {
+                    // The slots may be exhausted for a moment; calls instantiate for
+                    // themselves meanwhile.
+                    tracing::warn!(plugin = &*pool.grants.plugin, error = %e, "a plugin instance could not be prepared");
+                    drop(pool);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            continue;
+        }
+        drop(pool);
+        match returned.recv().await {
+            Some(spent) => {
+                drop(spent);
+                let Some(pool) = weak.upgrade() else { return };
+                pool.backlog.fetch_sub(1, Relaxed);
+            }
+            None => return,
+        }
+    }
+}
+
+/// An instance lent to one call. Dropped, it goes to the keeper to be discarded; a call that
+/// succeeded gives it back with [`Lease::finish`].
+pub(crate) struct Lease {
+    ready: Option<Ready>,
+    pool: Arc<Pool>,
+}
+
+impl Lease {
+    pub(crate) fn store(&mut self) -> &mut Store<State> {
+        &mut self.ready.as_mut().expect("a lease holds its instance until it ends").store
+    }
+
+    pub(crate) fn instance(&self) -> Instance {
+        self.ready.as_ref().expect("a lease holds its instance until it ends").instance
+    }
+
+    /// Sets the time limit of the call about to run.
+    pub(crate) fn arm(&mut self, limit: Duration) {
+        runtime::arm(self.store(), limit);
+    }
+
+    /// Ends a call that succeeded: the instance serves again if the plugin opted in to reuse
+    /// and it has served fewer than its quota of calls; otherwise it is discarded.
+    pub(crate) fn finish(mut self) {
+        let Some(mut ready) = self.ready.take() else { return };
+        ready.calls += 1;
+        if self.pool.reuse && ready.calls < Manifest::MAX_CALLS_PER_INSTANCE {
+            self.pool.ready.lock().expect("pool lock").push_front(ready);
+        } else {
+            self.pool.discard(ready);
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(ready) = self.ready.take() {
+            self.pool.discard(ready);
+        }
+    }
+}
