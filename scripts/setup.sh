@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Gatehouse's run and test commands need on a fresh Debian machine that has the
 # Rust toolchain: Debian packages and Rust targets. Idempotent; installs only what is missing.
+# `--test` adds what only the test command needs: Chromium and Node.js for the browser test.
 set -euo pipefail
 
 sudo_cmd() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -18,6 +19,13 @@ fi
 # SoftHSM2 (a real PKCS#11 module) for the HSM signing tests, and OpenSC's pkcs11-tool.
 [ -f /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
 need pkcs11-tool opensc
+
+# The browser test (tests/all/browser.rs): Debian's Chromium, driven by playwright-core on Node.js.
+if [ "${1:-}" = --test ]; then
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  need node nodejs
+  need npm npm
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The whole Gatehouse test suite: installs what is missing, then builds and runs every test
-# (unit tests, the store conformance suite, the end-to-end binary, the CLI tests).
+# (unit tests, the store conformance suite, the end-to-end binary with its headless-Chromium
+# test, the CLI tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --test
+# The browser test's npm packages (playwright-core, pinned by tests/browser/package-lock.json).
+scripts/browser-deps.sh >/dev/null
 # The plugins the plugin-host and end-to-end tests load, built once from source.
 scripts/build-plugins.sh >/dev/null
 

@@ -2,53 +2,12 @@
 //! (`examples/demo-rp`) against the real server: a cookie-keeping client plays the browser,
 //! follows redirects by hand and submits the HTML forms it is shown.
 
-use gatehouse_login_frontend::{Config as FrontendConfig, FAILED_LOGINS, PASSWORD_ACR, Users};
+use gatehouse_login_frontend::{FAILED_LOGINS, PASSWORD_ACR};
 use openidconnect::reqwest::{self, StatusCode};
-use tokio::net::TcpListener;
 use url::Url;
 
 use crate::support::browser::{Browser, Page};
-use crate::support::{ADMIN_TOKEN, AUTHZ_TOKEN, TestServer};
-
-const USERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/login-frontend/users.toml");
-
-/// The provider, the example front-end and the demo RP, each on its own loopback port.
-struct Stack {
-    server: TestServer,
-    frontend: Url,
-    rp: Url,
-}
-
-async fn listener() -> (TcpListener, Url) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
-    (listener, url)
-}
-
-async fn stack() -> Stack {
-    let (frontend_listener, frontend) = listener().await;
-    let (rp_listener, rp) = listener().await;
-    let server = TestServer::start_with_login_url(frontend.join("/login").unwrap().as_str(), "").await;
-    let provider = Url::parse(&server.base).unwrap();
-
-    let users = Users::load(USERS.as_ref()).unwrap();
-    let config = FrontendConfig::new(&provider, AUTHZ_TOKEN.into(), users).unwrap();
-    let frontend_app = gatehouse_login_frontend::app(config);
-    tokio::spawn(async move { axum::serve(frontend_listener, frontend_app).await });
-
-    let rp_app = demo_rp(&server, &rp).await;
-    tokio::spawn(async move { axum::serve(rp_listener, rp_app).await });
-    Stack { server, frontend, rp }
-}
-
-async fn demo_rp(server: &TestServer, base_url: &Url) -> axum::Router {
-    let config = gatehouse_demo_rp::Config {
-        issuer: Url::parse(&server.base).unwrap(),
-        admin_token: ADMIN_TOKEN.into(),
-        base_url: base_url.clone(),
-    };
-    gatehouse_demo_rp::app(config).await.unwrap()
-}
+use crate::support::stack::{Stack, demo_rp, listener, stack};
 
 impl Page {
     fn is_login_form(&self) -> bool {

@@ -5,6 +5,7 @@
 mod support;
 
 mod api_errors;
+mod browser;
 mod clients_api;
 mod code_flow;
 mod frontend;

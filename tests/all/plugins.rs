@@ -9,7 +9,7 @@ use std::time::Duration;
 use openidconnect::reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::plugins::{plugin_dir, plugins_config, user_directory, user_directory_manifest};
+use crate::support::plugins::{example_manifest, plugin_dir, plugins_config, user_directory};
 use crate::support::rp::Rp;
 use crate::support::{TestServer, redirect_params};
 
@@ -31,7 +31,7 @@ async fn log_in(
 #[tokio::test]
 async fn id_token_and_userinfo_carry_claims_from_the_claims_source_plugin() {
     let origin = user_directory().await;
-    let dir = plugin_dir(&[("directory", "user-directory", user_directory_manifest(&origin))]);
+    let dir = plugin_dir(&[("directory", "user-directory", example_manifest("user-directory", &origin))]);
     let server = TestServer::start_with(&plugins_config(dir.path())).await;
     let info = server.web_client(json!({})).await;
     let rp = Rp::new(&server, &info).await;

@@ -7,7 +7,8 @@
 //!
 //! ```text
 //!   GET /          a "Sign in with Gatehouse" link
-//!   GET /login     → authorization request (code flow, PKCE S256, nonce, state)
+//!   GET /login     → authorization request (code flow, PKCE S256, nonce, state; an optional
+//!                    `login_hint` query parameter is passed on)
 //!   GET /callback  ← checks state and RFC 9207 `iss`, redeems the code, verifies the ID token,
 //!                    calls UserInfo and shows what came back
 //! ```
@@ -32,7 +33,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
 use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    EndpointSet, IssuerUrl, LoginHint, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
     TokenResponse,
 };
 use serde_json::{Value, json};
@@ -164,13 +165,17 @@ async fn home() -> Response {
     page(StatusCode::OK, pages::home())
 }
 
-/// Starts a login: the authorization URL with PKCE (S256), a nonce and a state.
-async fn login(State(rp): State<Arc<Rp>>) -> Response {
+/// Starts a login: the authorization URL with PKCE (S256), a nonce and a state, and the
+/// `login_hint` the home page's form may send.
+async fn login(State(rp): State<Arc<Rp>>, Query(q): Query<HashMap<String, String>>) -> Response {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request =
         rp.client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
     for scope in SCOPES.iter().filter(|s| **s != "openid") {
         request = request.add_scope(Scope::new((*scope).into()));
+    }
+    if let Some(hint) = q.get("login_hint").map(|h| h.trim()).filter(|h| !h.is_empty()) {
+        request = request.add_login_hint(LoginHint::new(hint.to_owned()));
     }
     let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
     {

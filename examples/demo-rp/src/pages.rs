@@ -11,6 +11,9 @@ main{max-width:48rem;margin:2.5rem auto;background:#fff;padding:2rem;border-radi
 h1{font-size:1.4rem;margin-top:0}
 h2{font-size:1.05rem;margin:1.6rem 0 .4rem}
 pre{background:#f3f3f6;padding:.8rem;border-radius:6px;overflow-x:auto;font-size:.85rem}
+form.hint{display:flex;gap:.5rem}
+form.hint input{flex:1;padding:.5rem;border:1px solid #bbc;border-radius:6px;font-size:1rem}
+form.hint button{padding:.5rem 1rem;border:0;border-radius:6px;background:#e3e6ec;font-size:1rem;cursor:pointer}
 a.button{display:inline-block;padding:.6rem 1.2rem;border-radius:6px;background:#1f6f4a;color:#fff;text-decoration:none}
 .ok{color:#1f6f4a;font-weight:600}
 .error{background:#fde8e8;color:#8a1c1c;padding:.6rem .8rem;border-radius:6px}
@@ -39,6 +42,15 @@ pub fn home() -> Markup {
             h1 { "Gatehouse demo relying party" }
             p { "This app signs you in with Gatehouse (OpenID Connect code flow with PKCE) and shows the tokens and claims it gets." }
             p { a.button href="login" { "Sign in with Gatehouse" } }
+            h2 { "Or sign in with your work address" }
+            form.hint method="get" action="login" {
+                input type="email" name="login_hint" placeholder="you@partner.example" aria-label="Work email address" required;
+                button type="submit" { "Continue" }
+            }
+            p.muted {
+                "The address goes to the provider as " code { "login_hint" } ". A login hook may route you by it: "
+                "with the demo's plugins, addresses at " code { "partner.example" } " go to that organisation's identity provider."
+            }
         },
     )
 }

@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod plugins;
 pub mod rp;
+pub mod stack;
 
 use std::path::PathBuf;
 use std::sync::Arc;

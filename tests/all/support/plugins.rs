@@ -114,11 +114,12 @@ pub async fn user_directory() -> String {
     origin
 }
 
-/// `plugins/user-directory/example.toml` (after its `name`), pointed at the directory at
+/// `plugins/{crate_name}/example.toml` after its `name` and without its `component` (for
+/// [`plugin_dir`]), with the demo directory's origin (`http://127.0.0.1:8083`) replaced by
 /// `origin`.
-pub fn user_directory_manifest(origin: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/user-directory/example.toml");
-    let example = std::fs::read_to_string(path).expect("the example manifest");
+pub fn example_manifest(crate_name: &str, origin: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../plugins/{crate_name}/example.toml"));
+    let example = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let rest = example.lines().skip_while(|l| !l.starts_with("kind")).filter(|l| !l.starts_with("component"));
-    rest.collect::<Vec<_>>().join("\n").replace("http://127.0.0.1:8081", origin)
+    rest.collect::<Vec<_>>().join("\n").replace("http://127.0.0.1:8083", origin)
 }

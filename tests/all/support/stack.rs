@@ -1,0 +1,85 @@
+//! The demo as `scripts/run.sh` runs it, in-process: the provider, the example login front-end
+//! (`examples/login-frontend`) and the demo relying party (`examples/demo-rp`), each on a
+//! loopback port of its own; optionally with the example plugins (`plugins/*/example.toml`)
+//! and the demo directory they talk to (`examples/demo-directory`).
+
+use gatehouse_demo_directory::Directory;
+use gatehouse_login_frontend::{Config as FrontendConfig, Users};
+use tokio::net::TcpListener;
+use url::Url;
+
+use super::plugins::{example_manifest, plugin_dir, plugins_config};
+use super::{ADMIN_TOKEN, AUTHZ_TOKEN, TestServer};
+
+const USERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/login-frontend/users.toml");
+const DIRECTORY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/demo-directory/users.json");
+
+/// The example plugins `scripts/run.sh` loads, by crate name; each is loaded under its crate
+/// name with its `example.toml`.
+pub const EXAMPLE_PLUGINS: &[&str] = &["user-directory", "first-party-consent", "idp-router"];
+
+/// The provider, the example front-end and the demo RP.
+pub struct Stack {
+    pub server: TestServer,
+    pub frontend: Url,
+    pub rp: Url,
+    /// The demo directory, when the example plugins are loaded.
+    pub directory: Option<Url>,
+    _plugins: Option<tempfile::TempDir>,
+}
+
+/// A listener on a free loopback port and its URL.
+pub async fn listener() -> (TcpListener, Url) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+    (listener, url)
+}
+
+/// The stack without plugins.
+pub async fn stack() -> Stack {
+    start(false).await
+}
+
+/// The stack as `scripts/run.sh` runs it: the example plugins in a watched plugin folder, and
+/// the demo directory they talk to.
+pub async fn stack_with_example_plugins() -> Stack {
+    start(true).await
+}
+
+async fn start(with_plugins: bool) -> Stack {
+    let (frontend_listener, frontend) = listener().await;
+    let (rp_listener, rp) = listener().await;
+    let (mut directory, mut plugins, mut extra) = (None, None, String::new());
+    if with_plugins {
+        let (directory_listener, origin) = listener().await;
+        let app = gatehouse_demo_directory::app(Directory::load(DIRECTORY.as_ref()).unwrap());
+        tokio::spawn(async move { axum::serve(directory_listener, app).await });
+        let origin_str = origin.as_str().trim_end_matches('/');
+        let manifests: Vec<_> =
+            EXAMPLE_PLUGINS.iter().map(|name| (*name, *name, example_manifest(name, origin_str))).collect();
+        let dir = plugin_dir(&manifests);
+        extra = plugins_config(dir.path());
+        (directory, plugins) = (Some(origin), Some(dir));
+    }
+    let server = TestServer::start_with_login_url(frontend.join("/login").unwrap().as_str(), &extra).await;
+    let provider = Url::parse(&server.base).unwrap();
+
+    let users = Users::load(USERS.as_ref()).unwrap();
+    let config = FrontendConfig::new(&provider, AUTHZ_TOKEN.into(), users).unwrap();
+    let frontend_app = gatehouse_login_frontend::app(config);
+    tokio::spawn(async move { axum::serve(frontend_listener, frontend_app).await });
+
+    let rp_app = demo_rp(&server, &rp).await;
+    tokio::spawn(async move { axum::serve(rp_listener, rp_app).await });
+    Stack { server, frontend, rp, directory, _plugins: plugins }
+}
+
+/// The demo RP's routes, registered with `server` and reached at `base_url`.
+pub async fn demo_rp(server: &TestServer, base_url: &Url) -> axum::Router {
+    let config = gatehouse_demo_rp::Config {
+        issuer: Url::parse(&server.base).unwrap(),
+        admin_token: ADMIN_TOKEN.into(),
+        base_url: base_url.clone(),
+    };
+    gatehouse_demo_rp::app(config).await.unwrap()
+}
