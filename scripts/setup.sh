@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Gatehouse's run and test commands need on a fresh Debian machine that has the
 # Rust toolchain: Debian packages and Rust targets. Idempotent; installs only what is missing.
-# `--test` adds what only the test command needs: Chromium and Node.js for the browser test.
+# `--test` adds what only the test command needs: Chromium for the browser test.
 set -euo pipefail
 
 sudo_cmd() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -11,6 +11,11 @@ need() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
 need curl curl
 need sha256sum coreutils
 need python3 python3
+# The Python and JavaScript plugin kits (sdk/build-plugin.sh): a venv for componentize-py, and
+# Node.js with npm for componentize-js.
+python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+need node nodejs
+need npm npm
 # PostgreSQL for the storage conformance suite and the shared-database tests.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
   missing+=(postgresql)
@@ -23,8 +28,6 @@ need pkcs11-tool opensc
 # The browser test (tests/all/browser.rs): Debian's Chromium, driven by playwright-core on Node.js.
 if [ "${1:-}" = --test ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
-  need node nodejs
-  need npm npm
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
