@@ -205,17 +205,28 @@ export function loginHooks(plugin) {
   };
 }
 
-/** Runs a plugin function, turning a PluginError into the WIT `err` arm. */
+/**
+ * Runs a plugin function, turning a PluginError into the WIT `err` arm. Plugin functions are
+ * synchronous: the host calls them and takes the answer at once, so a Promise is refused.
+ */
 function answer(f) {
+  let result;
   try {
-    return f();
+    result = f();
   } catch (e) {
     if (e instanceof PluginError) {
       throw { code: e.code, description: e.description };
     }
-    // Anything else is a bug: an error code the host does not know makes it an incident.
-    throw { code: 'plugin_failure', description: String(e) };
+    // Anything else is a bug. It goes to the host's log with its stack, and an error code the
+    // host does not know makes the call an incident: the client only sees `server_error`.
+    hostLog('error', `uncaught exception: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    throw { code: 'plugin_failure', description: 'the plugin threw an exception' };
   }
+  if (result instanceof Promise) {
+    hostLog('error', 'a plugin function returned a Promise: plugin functions must be synchronous (no async)');
+    throw { code: 'plugin_failure', description: 'the plugin returned a Promise' };
+  }
+  return result;
 }
 
 function object(text) {

@@ -87,6 +87,8 @@ pub struct VersionStatus {
     pub active: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub supplied_claims: Vec<String>,
+    /// Instances instantiated ahead of calls; zero for a version that does not serve.
+    pub prepared_instances: usize,
 }
 
 impl PluginHost {
@@ -155,6 +157,8 @@ impl PluginHost {
         let replaced_active = entry.active.as_deref() == Some(version.as_str());
         if activate || replaced_active {
             self.activate_locked(&mut catalog, &name, &version, true)?;
+        } else {
+            plugin.set_serving(false);
         }
         let entry = catalog.entries.get_mut(&name).expect("just added");
         entry.last_error = None;
@@ -215,6 +219,11 @@ impl PluginHost {
             let entry = catalog.entries.get_mut(name).expect("checked above");
             entry.active = before;
             entry.last_error = Some(e.to_string());
+            if let Some(refused) = entry.versions.iter().find(|p| p.manifest.version == version)
+                && entry.active.as_deref() != Some(version)
+            {
+                refused.set_serving(false);
+            }
             return Err(e);
         }
         let entry = catalog.entries.get_mut(name).expect("checked above");
@@ -253,6 +262,13 @@ impl PluginHost {
         active.claims.sort_by_key(by_order);
         active.hooks.sort_by_key(by_order);
         check_claim_overlap(&active.claims)?;
+        // Only serving versions keep instances ready; calls already running on a parked one
+        // instantiate for themselves.
+        for entry in catalog.entries.values() {
+            for plugin in &entry.versions {
+                plugin.set_serving(entry.active.as_deref() == Some(plugin.manifest.version.as_str()));
+            }
+        }
         self.shared.active.store(Arc::new(active));
         Ok(())
     }
@@ -328,6 +344,7 @@ fn status(plugin: &Plugin, active: Option<&str>) -> VersionStatus {
         installed_at: plugin.installed_at.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         active: active == Some(plugin.manifest.version.as_str()),
         supplied_claims: plugin.supplied_claims.clone(),
+        prepared_instances: plugin.prepared_instances(),
     }
 }
 

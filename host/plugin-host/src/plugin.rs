@@ -35,6 +35,16 @@ pub(crate) struct Plugin {
 }
 
 impl Plugin {
+    /// Keeps instances ready while the version serves; parks its pool otherwise.
+    pub(crate) fn set_serving(&self, serving: bool) {
+        self.pool.set_serving(serving);
+    }
+
+    /// Instances ready for calls now.
+    pub(crate) fn prepared_instances(&self) -> usize {
+        self.pool.prepared()
+    }
+
     /// Compiles (off the async threads), links and checks a plugin version. Nothing is
     /// activated here.
     pub(crate) async fn load(

@@ -19,13 +19,18 @@
 //! When the queue is empty (a burst, or `prepared_instances = 0`), the call instantiates
 //! for itself; when the keeper lags behind in dropping spent instances, calls drop their own,
 //! so spent instances never hold more than a few of the engine's slots.
+//!
+//! Only a version that serves keeps instances ready. A version is prepared while it loads, so
+//! it serves its first calls from the pool; once it is installed but not active (replaced,
+//! rolled back from, deactivated) its pool is parked: the ready instances are dropped and
+//! their slots and memory return to the engine until the version is activated again.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre};
 
@@ -53,6 +58,10 @@ pub(crate) struct Pool {
     spent: mpsc::UnboundedSender<Ready>,
     /// Spent instances sent to the keeper and not dropped yet.
     backlog: AtomicUsize,
+    /// Whether the version serves, and so keeps instances ready.
+    serving: AtomicBool,
+    /// Wakes the keeper when `serving` changes.
+    wake: Arc<Notify>,
 }
 
 /// The most spent instances waiting for the keeper; past that, calls drop their own.
@@ -63,6 +72,7 @@ impl Pool {
     /// it and stops when the pool is dropped.
     pub(crate) fn start(manifest: &Manifest, pre: InstancePre<State>, runtime: Arc<Runtime>) -> Arc<Pool> {
         let (spent, returned) = mpsc::unbounded_channel();
+        let wake = Arc::new(Notify::new());
         let pool = Arc::new(Pool {
             ready: Mutex::new(VecDeque::new()),
             target: manifest.limits.prepared_instances as usize,
@@ -72,9 +82,28 @@ impl Pool {
             grants: Grants::of(manifest),
             spent,
             backlog: AtomicUsize::new(0),
+            serving: AtomicBool::new(true),
+            wake: wake.clone(),
         });
-        tokio::spawn(keep(Arc::downgrade(&pool), returned));
+        tokio::spawn(keep(Arc::downgrade(&pool), returned, wake));
         pool
+    }
+
+    /// Starts or stops keeping instances ready. Parking drops the ready ones at once.
+    pub(crate) fn set_serving(&self, serving: bool) {
+        if self.serving.swap(serving, Relaxed) == serving {
+            return;
+        }
+        if !serving {
+            let parked = std::mem::take(&mut *self.ready.lock().expect("pool lock"));
+            drop(parked);
+        }
+        self.wake.notify_one();
+    }
+
+    /// Instances ready for calls now.
+    pub(crate) fn prepared(&self) -> usize {
+        self.len()
     }
 
     /// An instance for one call: a prepared one, or a new one when none is ready.
@@ -106,17 +135,18 @@ impl Pool {
     }
 }
 
-/// Fills the pool and drops spent instances until the pool is gone.
-async fn keep(weak: Weak<Pool>, mut returned: mpsc::UnboundedReceiver<Ready>) {
+/// Fills the pool while its version serves, and drops spent instances, until the pool is gone.
+async fn keep(weak: Weak<Pool>, mut returned: mpsc::UnboundedReceiver<Ready>, wake: Arc<Notify>) {
     loop {
         let Some(pool) = weak.upgrade() else { return };
         while let Ok(spent) = returned.try_recv() {
             drop(spent);
             pool.backlog.fetch_sub(1, Relaxed);
         }
-        if pool.len() < pool.target {
+        if pool.serving.load(Relaxed) && pool.len() < pool.target {
             match pool.instantiate().await {
-                Ok(ready) => pool.ready.lock().expect("pool lock").push_back(ready),
+                Ok(ready) if pool.serving.load(Relaxed) => pool.ready.lock().expect("pool lock").push_back(ready),
+                Ok(_parked_meanwhile) => {}
                 Err(e) => {
                     // The slots may be exhausted for a moment; calls instantiate for
                     // themselves meanwhile.
@@ -128,13 +158,16 @@ async fn keep(weak: Weak<Pool>, mut returned: mpsc::UnboundedReceiver<Ready>) {
             continue;
         }
         drop(pool);
-        match returned.recv().await {
-            Some(spent) => {
-                drop(spent);
-                let Some(pool) = weak.upgrade() else { return };
-                pool.backlog.fetch_sub(1, Relaxed);
-            }
-            None => return,
+        tokio::select! {
+            spent = returned.recv() => match spent {
+                Some(spent) => {
+                    drop(spent);
+                    let Some(pool) = weak.upgrade() else { return };
+                    pool.backlog.fetch_sub(1, Relaxed);
+                }
+                None => return,
+            },
+            () = wake.notified() => {}
         }
     }
 }

@@ -231,6 +231,48 @@ async fn a_hot_swap_under_load_fails_no_call_and_a_broken_version_never_replaces
     assert!(matches!(policy.decide(&query).await.unwrap(), ConsentVerdict::Grant(_)));
 }
 
+/// The prepared instances of each installed version of `name`, by version, once the keepers
+/// have settled (or as they are after two seconds).
+async fn prepared(host: &PluginHost, name: &str, want: &[(&str, usize)]) -> Vec<(String, usize)> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let status = host.list().await.into_iter().find(|p| p.name == name).expect("installed");
+        let now: Vec<(String, usize)> = status.versions.iter().map(|v| (v.version.clone(), v.prepared_instances)).collect();
+        let wanted: Vec<(String, usize)> = want.iter().map(|(v, n)| (v.to_string(), *n)).collect();
+        if now == wanted || Instant::now() > deadline {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_serving_version_keeps_instances_prepared() {
+    let host = host();
+    let prepared_2 = "[limits]\nprepared_instances = 2\n[config]\nfirst_party_clients = []\n";
+    install_consent(&host, "1.0.0", prepared_2).await;
+    let want = [("1.0.0", 2)];
+    assert_eq!(prepared(&host, "first-party-consent", &want).await, want.map(|(v, n)| (v.to_string(), n)));
+
+    install_consent(&host, "2.0.0", prepared_2).await;
+    let want = [("1.0.0", 0), ("2.0.0", 2)];
+    assert_eq!(prepared(&host, "first-party-consent", &want).await, want.map(|(v, n)| (v.to_string(), n)));
+
+    // Installed without activating: compiled and checked, but holding no instances.
+    let m = manifest("first-party-consent", "consent-policy", "3.0.0", prepared_2);
+    host.install(m, component("first-party-consent"), false).await.unwrap();
+    let want = [("1.0.0", 0), ("2.0.0", 2), ("3.0.0", 0)];
+    assert_eq!(prepared(&host, "first-party-consent", &want).await, want.map(|(v, n)| (v.to_string(), n)));
+
+    // Rolled back to, a version prepares again; deactivated, none does.
+    assert_eq!(host.rollback("first-party-consent").await.unwrap(), "1.0.0");
+    let want = [("1.0.0", 2), ("2.0.0", 0), ("3.0.0", 0)];
+    assert_eq!(prepared(&host, "first-party-consent", &want).await, want.map(|(v, n)| (v.to_string(), n)));
+    host.deactivate("first-party-consent").await.unwrap();
+    let want = [("1.0.0", 0), ("2.0.0", 0), ("3.0.0", 0)];
+    assert_eq!(prepared(&host, "first-party-consent", &want).await, want.map(|(v, n)| (v.to_string(), n)));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_loop_times_out_and_the_host_carries_on() {
     let host = host();

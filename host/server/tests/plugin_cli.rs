@@ -1,11 +1,12 @@
 //! `gatehouse plugin` as a plugin author meets it: for each language and kind, `new` →
 //! `build` → `check` → `test` with the real binary and the real toolchains (installed into the
 //! cache on first use; a missing toolchain fails the run), then `install`, `list` and
-//! `rollback` against a running server.
+//! `rollback`, `deactivate` and `activate` against a running server.
 //!
 //! Each language is one test, so the three run side by side while each builds its kinds one
-//! after another, sharing the toolchain and compile caches (`GATEHOUSE_CACHE_DIR` when set,
-//! as `scripts/test.sh` does) and, for Rust, one target folder.
+//! after another, sharing the toolchain and compile caches (`GATEHOUSE_CACHE_DIR`, by default
+//! `~/.cache/gatehouse`, which `scripts/build-plugins.sh` has filled) and, for Rust, one target
+//! folder.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -138,6 +139,23 @@ fn rust_plugins_of_every_kind_build_check_pass_their_tests_and_install_in_a_serv
     let list = succeeds(work.path(), &server.args(&["plugin", "list", "--json"]));
     let list: serde_json::Value = serde_json::from_str(&list).unwrap();
     assert_eq!(list[0]["active_version"], "0.1.0", "{list}");
+    assert!(list[0]["versions"][0]["prepared_instances"].as_u64().is_some(), "{list}");
+    assert_eq!(list[0]["versions"][1]["prepared_instances"], 0, "a version that does not serve holds no instances: {list}");
+
+    // Deactivated, nothing serves; activated by version, 0.2.0 serves again.
+    let off = succeeds(work.path(), &server.args(&["plugin", "deactivate", consent]));
+    assert!(off.contains("no longer serving"), "{off}");
+    let list = succeeds(work.path(), &server.args(&["plugin", "list", "--json"]));
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert!(list[0]["active_version"].is_null(), "{list}");
+    let on = succeeds(work.path(), &server.args(&["plugin", "activate", consent, "0.2.0"]));
+    assert!(on.contains("0.2.0 serving"), "{on}");
+    let list = succeeds(work.path(), &server.args(&["plugin", "list", "--json"]));
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list[0]["active_version"], "0.2.0", "{list}");
+    let output = gatehouse(work.path(), &server.args(&["plugin", "activate", consent, "9.9.9"]));
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("the server refused (404)"), "{output:?}");
 
     // Without the token the server refuses, and the command says so.
     let output =

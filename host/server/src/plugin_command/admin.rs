@@ -1,4 +1,4 @@
-//! `gatehouse plugin install`, `list` and `rollback`: the admin API of a running server
+//! `gatehouse plugin install`, `list`, `rollback`, `activate` and `deactivate`: the admin API of a running server
 //! (`/admin/v1/plugins`, master token).
 
 use std::path::Path;
@@ -100,5 +100,25 @@ pub fn rollback(server: &ServerArgs, name: &str) -> Result<(), String> {
         return Err(refused(status, &answer));
     }
     println!("{name} {} serving again", answer["active_version"].as_str().unwrap_or("?"));
+    Ok(())
+}
+
+pub fn activate(server: &ServerArgs, name: &str, version: &str) -> Result<(), String> {
+    let path = format!("/admin/v1/plugins/{name}/activate");
+    let (status, answer) = request(server, reqwest::Method::POST, &path, Some(json!({ "version": version })))?;
+    if !(200..300).contains(&status) {
+        return Err(refused(status, &answer));
+    }
+    println!("{name} {version} serving");
+    Ok(())
+}
+
+pub fn deactivate(server: &ServerArgs, name: &str) -> Result<(), String> {
+    let path = format!("/admin/v1/plugins/{name}/deactivate");
+    let (status, answer) = request(server, reqwest::Method::POST, &path, None)?;
+    if !(200..300).contains(&status) {
+        return Err(refused(status, &answer));
+    }
+    println!("{name} no longer serving; its versions stay installed");
     Ok(())
 }

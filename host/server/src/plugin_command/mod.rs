@@ -130,6 +130,19 @@ pub enum PluginCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Makes an installed version of a plugin serve.
+    Activate {
+        name: String,
+        version: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Stops a plugin serving; its versions stay installed (activate or rollback bring it back).
+    Deactivate {
+        name: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
 }
 
 pub fn run(command: PluginCommand) -> ExitCode {
@@ -156,6 +169,8 @@ pub fn run(command: PluginCommand) -> ExitCode {
         }
         PluginCommand::List { json, server } => admin::list(&server, json),
         PluginCommand::Rollback { name, server } => admin::rollback(&server, &name),
+        PluginCommand::Activate { name, version, server } => admin::activate(&server, &name, &version),
+        PluginCommand::Deactivate { name, server } => admin::deactivate(&server, &name),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
