@@ -175,7 +175,7 @@ async fn login(State(rp): State<Arc<Rp>>, Query(q): Query<HashMap<String, String
         request = request.add_scope(Scope::new((*scope).into()));
     }
     if let Some(hint) = q.get("login_hint").map(|h| h.trim()).filter(|h| !h.is_empty()) {
-        request = request.add_login_hint(LoginHint::new(hint.to_owned()));
+        request = request.set_login_hint(LoginHint::new(hint.to_owned()));
     }
     let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
     {
