@@ -127,8 +127,16 @@ export const Verdict = {
       refreshTokenLifetime: seconds(grant.refreshTokenLifetime),
     },
   }),
-  /** Let the front-end ask the user. */
-  ask: () => ({ tag: 'ask' }),
+  /**
+   * Let the front-end ask the user. Items consented before are shown as already given unless
+   * listed in `reconfirmScope` / `reconfirmClaims`: those are shown as new, to be confirmed
+   * again. Items not consented before are shown as new anyway.
+   * @param {{reconfirmScope?: string[], reconfirmClaims?: string[]}} [options]
+   */
+  ask: ({ reconfirmScope = [], reconfirmClaims = [] } = {}) => ({
+    tag: 'ask',
+    val: { reconfirmScope: [...reconfirmScope], reconfirmClaims: [...reconfirmClaims] },
+  }),
   /** Refuse the request; the client gets `code` (default `access_denied`). */
   deny: (description, code = 'access_denied') => ({ tag: 'deny', val: { code, description } }),
 };

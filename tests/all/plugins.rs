@@ -100,6 +100,44 @@ async fn the_consent_plugin_denies_restricted_scopes_with_access_denied_at_the_r
 }
 
 #[tokio::test]
+async fn the_consent_plugin_asks_again_for_a_scope_to_confirm_every_time() {
+    let dir = plugin_dir(&[(
+        "consent",
+        "first-party-consent",
+        "kind = \"consent-policy\"\nversion = \"1\"\n[config]\nalways_confirm = [\"payments\"]\n".into(),
+    )]);
+    let server = TestServer::start_with(&plugins_config(dir.path())).await;
+    let info = server.web_client(json!({"scope": "openid email payments"})).await;
+    let rp = Rp::new(&server, &info).await;
+
+    // The first time, everything is new; the user consents for good.
+    let (prompt, pending) = log_in(&server, &rp, &["openid", "payments"], &[]).await;
+    assert_eq!(prompt["type"], "consent", "{prompt}");
+    assert_eq!(prompt["scope"]["new"], json!(["openid", "payments"]));
+    let sid = prompt["sid"].as_str().unwrap();
+    let prompt = server.submit_consent(sid, json!({"scope": "*", "long_lived": true})).await;
+    rp.finish(&server, pending, prompt["uri"].as_str().unwrap()).await;
+
+    // Consented before, payments is shown as new again; openid is not; reading the session
+    // shows the same.
+    let (prompt, pending) = log_in(&server, &rp, &["openid", "payments"], &[]).await;
+    assert_eq!(prompt["type"], "consent", "payments is confirmed every time: {prompt}");
+    assert_eq!(prompt["scope"]["new"], json!(["payments"]));
+    assert_eq!(prompt["scope"]["consented"], json!(["openid"]));
+    let sid = prompt["sid"].as_str().unwrap();
+    let (status, read) = server.api(Method::GET, &format!("/authz-sessions/v1/{sid}"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!((&read["scope"]["new"], &read["scope"]["consented"]), (&json!(["payments"]), &json!(["openid"])));
+    let prompt = server.submit_consent(sid, json!({"scope": "*", "long_lived": true})).await;
+    let login = rp.finish(&server, pending, prompt["uri"].as_str().unwrap()).await;
+    assert_eq!(login.id_claims["sub"], "alice");
+
+    // Without payments, the remembered consent is enough: no consent prompt.
+    let (prompt, _) = log_in(&server, &rp, &["openid"], &[]).await;
+    assert_eq!(prompt["type"], "response", "{prompt}");
+}
+
+#[tokio::test]
 async fn the_login_hook_parks_its_state_in_session_data_and_resumes_after_the_external_idp() {
     let routes = "kind = \"login-hooks\"\nversion = \"1\"\n[config.routes.\"partner.example\"]\n\
                   url = \"https://login.partner.example/authorize?login_hint={login_hint}&state={state}\"\n\

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use gatehouse_protocol::model::{JsonObject, RefreshSettings, TokenSettings};
 use gatehouse_protocol::plugins::{
     ClaimsPurpose, ClaimsQuery, ClaimsSource, ConsentPolicy, ConsentQuery, ConsentVerdict, HookAction, HookOutcome,
-    HookQuery, HookStage, LoginHooks, PluginFailure, Policies,
+    HookQuery, HookStage, LoginHooks, PluginFailure, Policies, Reconfirm,
 };
 use gatehouse_protocol::session::{ConsentInput, Selection};
 use gatehouse_protocol::{ErrorCode, OAuthError};
@@ -149,7 +149,7 @@ impl ConsentPolicy for PluginHost {
     async fn decide(&self, query: &ConsentQuery) -> Result<ConsentVerdict, PluginFailure> {
         let active = self.active();
         let Some(plugin) = &active.consent else {
-            return Ok(ConsentVerdict::Ask);
+            return Ok(ConsentVerdict::Ask(Reconfirm::default()));
         };
         let split = |s: &gatehouse_protocol::plugins::Split| consent::Split {
             new: s.new.clone(),
@@ -170,14 +170,16 @@ impl ConsentPolicy for PluginHost {
         let result = plugin.decide(&wit_query).await.and_then(|answer| read(answer, |v| verdict(plugin, v)));
         Ok(match settle(plugin, result)? {
             Settled::Answer(verdict) => verdict,
-            Settled::Skip => ConsentVerdict::Ask,
+            Settled::Skip => ConsentVerdict::Ask(Reconfirm::default()),
         })
     }
 }
 
 fn verdict(plugin: &Plugin, verdict: consent::Verdict) -> Result<ConsentVerdict, Incident> {
     Ok(match verdict {
-        consent::Verdict::Ask => ConsentVerdict::Ask,
+        consent::Verdict::Ask(a) => {
+            ConsentVerdict::Ask(Reconfirm { scope: a.reconfirm_scope, claims: a.reconfirm_claims })
+        }
         consent::Verdict::Deny(d) => ConsentVerdict::Deny(denial(plugin, d)?),
         consent::Verdict::Grant(g) => ConsentVerdict::Grant(ConsentInput {
             scope: Selection::Some(g.scope),

@@ -295,6 +295,14 @@ fn denial(d: types::Denial) -> Value {
     json!({ "code": d.code, "description": d.description })
 }
 
+/// Empty lists are left out, so an answer compares with the fields an expectation names.
+fn without_empty(mut value: Value) -> Value {
+    if let Value::Object(map) = &mut value {
+        map.retain(|_, v| v.as_array().is_none_or(|a| !a.is_empty()));
+    }
+    value
+}
+
 /// Absent values are left out, so answers compare with TOML, which has no null.
 fn without_nulls(mut value: Value) -> Value {
     if let Value::Object(map) = &mut value {
@@ -305,7 +313,11 @@ fn without_nulls(mut value: Value) -> Value {
 
 fn verdict(v: consent::Verdict) -> Value {
     match v {
-        consent::Verdict::Ask => json!("ask"),
+        consent::Verdict::Ask(a) if a.reconfirm_scope.is_empty() && a.reconfirm_claims.is_empty() => json!("ask"),
+        consent::Verdict::Ask(a) => json!({ "ask": without_empty(json!({
+            "reconfirm_scope": a.reconfirm_scope,
+            "reconfirm_claims": a.reconfirm_claims,
+        })) }),
         consent::Verdict::Deny(d) => json!({ "deny": denial(d) }),
         consent::Verdict::Grant(g) => json!({ "grant": without_nulls(json!({
             "scope": g.scope,

@@ -18,6 +18,7 @@ const CONSENT_CONFIG: &str = r#"
 [config]
 first_party_clients = ["portal"]
 restricted_scopes = ["admin"]
+always_confirm = ["payments"]
 "#;
 
 async fn install_consent(host: &PluginHost, version: &str, config: &str) {
@@ -49,7 +50,7 @@ async fn with_nothing_loaded_the_ports_answer_no_claims_ask_and_continue() {
     let claims = policies.claims.unwrap().claims(&claims_query("alice", &["email"])).await.unwrap();
     assert!(claims.is_empty());
     let verdict = policies.consent.unwrap().decide(&consent_query("rp", None, &["openid"])).await.unwrap();
-    assert!(matches!(verdict, ConsentVerdict::Ask));
+    assert!(matches!(verdict, ConsentVerdict::Ask(r) if r.is_empty()));
     let outcome = policies.hooks.unwrap().run(HookStage::Started, &hook_query(None, Default::default())).await.unwrap();
     assert_eq!(outcome.action, HookAction::Continue);
     assert_eq!(outcome.data, None);
@@ -112,12 +113,21 @@ async fn the_consent_policy_grants_first_party_clients_their_registered_scopes_o
     assert!(input.long_lived);
 
     let verdict = policy.decide(&consent_query("third-party", Some("openid email"), &["openid", "email"])).await;
-    assert!(matches!(verdict.unwrap(), ConsentVerdict::Ask));
+    assert!(matches!(verdict.unwrap(), ConsentVerdict::Ask(r) if r.is_empty()));
 
     let verdict = policy.decide(&consent_query("third-party", None, &["openid", "admin"])).await;
     match verdict.unwrap() {
         ConsentVerdict::Deny(e) => assert_eq!(e.code, ErrorCode::AccessDenied),
         other => panic!("expected a denial, got {other:?}"),
+    }
+
+    // A scope to confirm every time: consented before, it is asked again; other consented
+    // scopes are not.
+    let mut query = consent_query("third-party", None, &["email"]);
+    query.scope.consented = vec!["openid".into(), "payments".into()];
+    match policy.decide(&query).await.unwrap() {
+        ConsentVerdict::Ask(r) => assert_eq!((r.scope, r.claims), (vec!["payments".to_string()], vec![])),
+        other => panic!("expected to ask again for payments, got {other:?}"),
     }
 }
 
@@ -225,7 +235,7 @@ async fn a_hot_swap_under_load_fails_no_call_and_a_broken_version_never_replaces
 
     // Roll back to 1.0.0: the old behaviour is back.
     assert_eq!(host.rollback("first-party-consent").await.unwrap(), "1.0.0");
-    assert!(matches!(policy.decide(&query).await.unwrap(), ConsentVerdict::Ask));
+    assert!(matches!(policy.decide(&query).await.unwrap(), ConsentVerdict::Ask(r) if r.is_empty()));
     assert!(matches!(host.rollback("first-party-consent").await, Err(LoadError::NothingToRollBack(_))));
     host.activate("first-party-consent", "2.0.0").await.unwrap();
     assert!(matches!(policy.decide(&query).await.unwrap(), ConsentVerdict::Grant(_)));
@@ -299,7 +309,7 @@ async fn a_failing_plugin_marked_skip_is_passed_over() {
     let m = manifest("looper", "consent-policy", "1.0.0", "on_failure = \"skip\"\n[limits]\ntime_ms = 50\n");
     host.install(m, component("testing-endless-loop"), true).await.unwrap();
     let verdict = host.policies().consent.unwrap().decide(&consent_query("rp", None, &["openid"])).await;
-    assert!(matches!(verdict.unwrap(), ConsentVerdict::Ask));
+    assert!(matches!(verdict.unwrap(), ConsentVerdict::Ask(r) if r.is_empty()));
     assert_eq!(host.metrics()[0].timeouts, 1);
 }
 
@@ -450,7 +460,7 @@ async fn plugins_landing_in_the_watched_folder_are_loaded_and_swapped() {
     };
     write("1", "");
     wait_for("1").await;
-    assert!(matches!(policy.decide(&query).await.unwrap(), ConsentVerdict::Ask));
+    assert!(matches!(policy.decide(&query).await.unwrap(), ConsentVerdict::Ask(r) if r.is_empty()));
     write("2", "\"portal\"");
     wait_for("2").await;
     assert!(matches!(policy.decide(&query).await.unwrap(), ConsentVerdict::Grant(_)));

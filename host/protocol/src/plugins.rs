@@ -88,11 +88,38 @@ pub struct ConsentQuery {
     pub previous: Option<ConsentRecord>,
 }
 
+/// Requested items consented before that a consent policy wants the user to confirm again.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reconfirm {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scope: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<String>,
+}
+
+impl Reconfirm {
+    pub fn is_empty(&self) -> bool {
+        self.scope.is_empty() && self.claims.is_empty()
+    }
+}
+
+impl Split {
+    /// The split shown to the user: items consented before and listed in `again` move to
+    /// `new`; items not consented before stay new whatever the policy says.
+    pub fn reconfirming(mut self, again: &[String]) -> Split {
+        let (moved, kept): (Vec<String>, Vec<String>) = self.consented.into_iter().partition(|c| again.contains(c));
+        self.new.extend(moved);
+        self.consented = kept;
+        self
+    }
+}
+
 /// A consent policy's decision.
 #[derive(Clone, Debug)]
 pub enum ConsentVerdict {
-    /// Ask the user through the front-end, as if there were no policy.
-    Ask,
+    /// Ask the user through the front-end, as if there were no policy, showing the items in
+    /// `Reconfirm` as new although they were consented before.
+    Ask(Reconfirm),
     /// Grant without asking.
     Grant(crate::session::ConsentInput),
     /// Refuse; the error goes to the client's redirect URI.

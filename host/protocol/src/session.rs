@@ -33,7 +33,7 @@ use crate::model::{
     PresetClaims, PromptValue, RefreshSettings, ResponseMode, SUBJECT_SESSIONS, SubjectSession, TokenSettings,
     UseState,
 };
-use crate::plugins::{ClientView, ConsentQuery, ConsentVerdict, HookAction, HookQuery, HookStage, Split};
+use crate::plugins::{ClientView, ConsentQuery, ConsentVerdict, HookAction, HookQuery, HookStage, Reconfirm, Split};
 use crate::provider::Provider;
 use crate::secret::TokenHash;
 use crate::store::Collection;
@@ -45,8 +45,13 @@ use crate::world::UnixTime;
 pub enum Stage {
     /// Waiting for the front-end to authenticate the user.
     Auth,
-    /// The user is known; waiting for consent.
-    Consent { subject: SubjectSession },
+    /// The user is known; waiting for consent. `reconfirm` holds what the consent policy
+    /// asked to show as new again.
+    Consent {
+        subject: SubjectSession,
+        #[serde(default, skip_serializing_if = "Reconfirm::is_empty")]
+        reconfirm: Reconfirm,
+    },
 }
 
 /// What a login hook asked of the authentication step.
@@ -418,7 +423,7 @@ impl Provider {
     /// Submits the consent for a session waiting for it.
     pub async fn submit_consent(&self, sid: &str, input: ConsentInput) -> Result<Prompt, ApiError> {
         let mut session = self.load(sid, self.now()).await?;
-        let Stage::Consent { subject } = session.stage.clone() else {
+        let Stage::Consent { subject, .. } = session.stage.clone() else {
             return Err(ApiError::Conflict(
                 "the session is waiting for the user to authenticate, not for consent".into(),
             ));
@@ -450,8 +455,9 @@ impl Provider {
         let client = self.session_client(&session).await?;
         Ok(match session.stage.clone() {
             Stage::Auth => self.auth_prompt(session, &client),
-            Stage::Consent { subject } => {
+            Stage::Consent { subject, reconfirm } => {
                 let (scope, claims, _) = self.consent_split(&session.request, &subject.sub).await?;
+                let (scope, claims) = (scope.reconfirming(&reconfirm.scope), claims.reconfirming(&reconfirm.claims));
                 self.consent_prompt(session, &client, &subject, scope, claims)
             }
         })
@@ -568,7 +574,8 @@ impl Provider {
                 return self.reauthenticate(session, client).await;
             }
         }
-        let (scope, claims, previous) = self.consent_split(&session.request, &subject.sub).await?;
+        let (mut scope, mut claims, previous) = self.consent_split(&session.request, &subject.sub).await?;
+        let mut reconfirm = Reconfirm::default();
         if let Some(policy) = &self.policies().consent {
             let query = ConsentQuery {
                 client: ClientView { client_id: client.client_id.clone(), metadata: client.metadata.clone() },
@@ -578,7 +585,7 @@ impl Provider {
                 previous: previous.clone(),
             };
             match policy.decide(&query).await {
-                Ok(ConsentVerdict::Ask) => {}
+                Ok(ConsentVerdict::Ask(again)) => reconfirm = again,
                 Ok(ConsentVerdict::Grant(input)) => {
                     return self.finish(session, subject, client, input, Grantor::Policy).await;
                 }
@@ -586,6 +593,8 @@ impl Provider {
                 Err(f) => return self.close_with_error(session, &f.into_oauth()).await,
             }
         }
+        scope = scope.reconfirming(&reconfirm.scope);
+        claims = claims.reconfirming(&reconfirm.claims);
         let nothing_new = scope.new.is_empty() && claims.new.is_empty();
         if let (Some(previous), true, false) =
             (&previous, nothing_new, session.request.has_prompt(PromptValue::Consent))
@@ -597,7 +606,7 @@ impl Provider {
             let e = OAuthError::new(ErrorCode::ConsentRequired, "the user has not consented to this request");
             return self.close_with_error(session, &e).await;
         }
-        session.stage = Stage::Consent { subject: subject.clone() };
+        session.stage = Stage::Consent { subject: subject.clone(), reconfirm };
         self.save(&mut session).await?;
         Ok(self.consent_prompt(session, client, &subject, scope, claims))
     }

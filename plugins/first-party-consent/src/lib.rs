@@ -4,7 +4,9 @@
 //!   they requested *and* are registered for (the `scope` member of their metadata).
 //! - Any other client asking for one of the `restricted_scopes` is denied (`access_denied`):
 //!   those scopes are for the operator's own applications only.
-//! - Everyone else is asked, as if there were no policy.
+//! - Everyone else is asked, as if there were no policy, except that scopes listed in
+//!   `always_confirm` (say, a payment scope) are shown as new at every request, even when the
+//!   user consented to them before, so the user confirms them each time.
 //!
 //! A scope a client is not registered for is never granted by this policy.
 //!
@@ -12,6 +14,7 @@
 //! [config]
 //! first_party_clients = ["portal", "mobile-app"]
 //! restricted_scopes = ["admin"]
+//! always_confirm = ["payments"]
 //! long_lived = true          # remember the automatic consent (default true)
 //! refresh_token = false      # issue refresh tokens to first-party clients (default false)
 //! ```
@@ -27,6 +30,8 @@ struct Config {
     first_party_clients: Vec<String>,
     #[serde(default)]
     restricted_scopes: Vec<String>,
+    #[serde(default)]
+    always_confirm: Vec<String>,
     #[serde(default = "yes")]
     long_lived: bool,
     #[serde(default)]
@@ -58,7 +63,12 @@ impl ConsentPolicy for FirstPartyConsent {
                 "the scope {scope} is only available to first-party applications"
             ))));
         }
-        Ok(Verdict::Ask)
+        let reconfirm: Vec<String> =
+            query.scope.consented.iter().filter(|s| config.always_confirm.contains(s)).cloned().collect();
+        if reconfirm.is_empty() {
+            return Ok(Verdict::Ask);
+        }
+        Ok(Verdict::Reconfirm { scope: reconfirm, claims: Vec::new() })
     }
 }
 

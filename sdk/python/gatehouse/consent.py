@@ -66,8 +66,17 @@ class Grant:
     refresh_token_lifetime: Optional[int] = None
 
 
+@dataclass
 class Ask:
-    """Let the front-end ask the user."""
+    """Let the front-end ask the user.
+
+    Scopes and claims the user consented to before are shown as already given, unless they
+    are listed in ``reconfirm_scope`` / ``reconfirm_claims``: those are shown as new, so the
+    user confirms them again. Items not consented before are shown as new anyway.
+    """
+
+    reconfirm_scope: list[str] = field(default_factory=list)
+    reconfirm_claims: list[str] = field(default_factory=list)
 
 
 #: What to do about the request: a :class:`Grant`, :data:`ASK` or a :class:`Denial`.
@@ -114,7 +123,7 @@ def export(plugin: ConsentPolicy) -> type:
             if isinstance(verdict, Denial):
                 return _wit.Verdict_Deny(verdict.to_wit())
             if isinstance(verdict, Ask):
-                return _wit.Verdict_Ask()
+                return _wit.Verdict_Ask(_wit.AskUser(list(verdict.reconfirm_scope), list(verdict.reconfirm_claims)))
             raise TypeError(f"decide must return a Grant, ASK or a Denial, not {verdict!r}")
 
     return Consent
