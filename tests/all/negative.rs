@@ -119,7 +119,7 @@ async fn a_wrong_code_verifier_is_invalid_grant() {
     let server = TestServer::start().await;
     let info = server.web_client(json!({})).await;
     let rp = Rp::new(&server, &info).await;
-    let (pending, sid) = open_session(&server, &rp, &[], &[]).await;
+    let (_, sid) = open_session(&server, &rp, &[], &[]).await;
     let (_, code) = consent_to_code(&server, &sid, json!({"scope": "*"})).await;
     let wrong = openidconnect::PkceCodeVerifier::new("x".repeat(50));
     let err = rp.redeem(&code, wrong).await.unwrap_err();
@@ -309,7 +309,7 @@ async fn consent_cannot_grant_what_was_not_requested() {
     let server = TestServer::start().await;
     let info = server.web_client(json!({})).await;
     let rp = Rp::new(&server, &info).await;
-    let (pending, sid) = open_session(&server, &rp, &["email"], &[]).await;
+    let (_, sid) = open_session(&server, &rp, &["email"], &[]).await;
     server.submit_subject(&sid, alice()).await;
     let (status, body) = server
         .api(Method::PUT, &format!("/authz-sessions/v1/{sid}/consent"), Some(json!({"scope": ["openid", "admin"]})))

@@ -129,7 +129,7 @@ async fn id_token_hint_must_match_the_session() {
     assert_eq!(prompt["type"], "response", "the hint names the session's subject");
 
     // Bob's session does not answer a request hinted for Alice.
-    let (pending, sid) = open_session(&server, &rp, &["email"], &[]).await;
+    let (_, sid) = open_session(&server, &rp, &["email"], &[]).await;
     let prompt = server.submit_subject(&sid, json!({"sub": "bob"})).await;
     let bob_sid = prompt["subject"]["sub_sid"].as_str().unwrap().to_owned();
     let (prompt, _) = again(&server, &rp, &bob_sid, &[("id_token_hint", &hint), ("prompt", "none")], &["email"]).await;
