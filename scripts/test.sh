@@ -16,4 +16,4 @@ trap 'scripts/postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
 GATEHOUSE_TEST_POSTGRES_URL=$(scripts/postgres.sh start "$pg_dir")
 export GATEHOUSE_TEST_POSTGRES_URL
 
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast

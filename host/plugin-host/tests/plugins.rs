@@ -67,13 +67,22 @@ async fn the_claims_source_maps_a_user_record_from_the_directory() {
     let source = host.policies().claims.unwrap();
     let mut names = source.claim_names();
     names.sort();
-    assert_eq!(names, ["email", "email_verified", "https://example.com/department", "name"]);
+    assert_eq!(
+        names,
+        ["birthdate", "email", "email_verified", "https://example.com/department", "name", "nickname", "website"]
+    );
 
-    let claims =
-        source.claims(&claims_query("alice", &["email", "email_verified", "https://example.com/department"])).await;
+    // The record has no birthdate: a pointer that finds nothing gives no claim.
+    let wanted = ["email", "email_verified", "https://example.com/department", "nickname", "birthdate"];
+    let claims = source.claims(&claims_query("alice", &wanted)).await;
     assert_eq!(
         serde_json::Value::Object(claims.unwrap()),
-        json!({"email": "alice@example.com", "email_verified": true, "https://example.com/department": "Wonderland"})
+        json!({
+            "email": "alice@example.com",
+            "email_verified": true,
+            "https://example.com/department": "Wonderland",
+            "nickname": "Al",
+        })
     );
     // An unknown user has no claims, and claims the plugin does not supply are not asked for.
     assert!(source.claims(&claims_query("bob", &["email"])).await.unwrap().is_empty());

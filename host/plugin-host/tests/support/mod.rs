@@ -115,6 +115,7 @@ impl Directory {
                             "mail": "alice@example.com",
                             "verified": true,
                             "displayName": "Alice Liddell",
+                            "nickname": "Al",
                             "org": { "department": "Wonderland" },
                         }))),
                         _ => Err(StatusCode::NOT_FOUND),
@@ -138,7 +139,7 @@ pub fn user_directory_manifest(origin: &str, version: &str) -> Manifest {
     let example =
         std::fs::read_to_string(root().join("plugins/user-directory/example.toml")).expect("the example manifest");
     let mut manifest =
-        Manifest::from_toml(&example.replace("http://127.0.0.1:8081", origin)).expect("the example is valid");
+        Manifest::from_toml(&example.replace("http://127.0.0.1:8083", origin)).expect("the example is valid");
     manifest.version = version.to_owned();
     manifest
 }
