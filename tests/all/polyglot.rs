@@ -81,11 +81,12 @@ async fn the_python_consent_policy_and_the_javascript_login_hook_shape_the_code_
     assert_eq!(login.id_claims["sub"], "alice");
 
     // A reserved scope this client is not listed for: denied, and the RP hears access_denied.
+    // (payments is also a step-up scope, so Alice signs in with the stronger acr at once.)
     let pending = rp.authorize(&["openid", "payments"], &[]);
     let query = server.browse_authorize(&pending.url).await;
     let sid = server.start_session(&query, None, None).await["sid"].as_str().unwrap().to_owned();
-    let prompt = server.submit_subject(&sid, alice("urn:gatehouse:pwd")).await;
-    let params = redirect_params(prompt["uri"].as_str().unwrap());
+    let prompt = server.submit_subject(&sid, alice("urn:gatehouse:mfa")).await;
+    let params = redirect_params(prompt["uri"].as_str().unwrap_or_else(|| panic!("{prompt}")));
     assert_eq!(params["error"], "access_denied", "{prompt}");
     assert!(params["error_description"].contains("reserved"), "{params:?}");
     assert_eq!(params["state"], *pending.state.secret());
