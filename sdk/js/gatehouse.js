@@ -9,7 +9,8 @@
 //
 // The build (`gatehouse plugin build`) puts this file beside the plugin's app.js, so plugins
 // import it as "./gatehouse.js". The host makes a fresh instance for every call: module
-// variables do not carry anything from one call to the next. The module is evaluated once,
+// variables do not carry anything from one call to the next (with the manifest's
+// `reuse_instances = true` they may: never keep per-user data in them). The module is evaluated once,
 // when the component is built: do not call the host (config(), log) at the top level.
 //
 // Expected failures are values: throw a PluginError and the client gets its OAuth 2.0 error

@@ -73,11 +73,7 @@ async fn alice_signs_in_to_the_demo_app_in_chromium_then_single_sign_on_skips_th
         .expect("the browser run ends within 90 s")
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the browser run failed (screenshots in {}):\n{stderr}",
-        screenshots.display()
-    );
+    assert!(output.status.success(), "the browser run failed (screenshots in {}):\n{stderr}", screenshots.display());
     // Straight to stderr, past the test harness's capture: where to look.
     let _ = writeln!(std::io::stderr(), "browser test: screenshots in {}", screenshots.display());
     let run: Value = serde_json::from_slice(&output.stdout).expect("the browser run prints JSON");

@@ -32,8 +32,8 @@ impl Directory {
     /// Reads a JSON object whose members are subjects and whose values are their records.
     pub fn load(path: &Path) -> anyhow::Result<Directory> {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let records: Map<String, Value> =
-            serde_json::from_str(&text).with_context(|| format!("{} is not a JSON object of records", path.display()))?;
+        let records: Map<String, Value> = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a JSON object of records", path.display()))?;
         Ok(Directory(Arc::new(records)))
     }
 

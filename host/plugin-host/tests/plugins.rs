@@ -256,7 +256,8 @@ async fn prepared(host: &PluginHost, name: &str, want: &[(&str, usize)]) -> Vec<
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
         let status = host.list().await.into_iter().find(|p| p.name == name).expect("installed");
-        let now: Vec<(String, usize)> = status.versions.iter().map(|v| (v.version.clone(), v.prepared_instances)).collect();
+        let now: Vec<(String, usize)> =
+            status.versions.iter().map(|v| (v.version.clone(), v.prepared_instances)).collect();
         let wanted: Vec<(String, usize)> = want.iter().map(|(v, n)| (v.to_string(), *n)).collect();
         if now == wanted || Instant::now() > deadline {
             return now;

@@ -140,7 +140,10 @@ fn rust_plugins_of_every_kind_build_check_pass_their_tests_and_install_in_a_serv
     let list: serde_json::Value = serde_json::from_str(&list).unwrap();
     assert_eq!(list[0]["active_version"], "0.1.0", "{list}");
     assert!(list[0]["versions"][0]["prepared_instances"].as_u64().is_some(), "{list}");
-    assert_eq!(list[0]["versions"][1]["prepared_instances"], 0, "a version that does not serve holds no instances: {list}");
+    assert_eq!(
+        list[0]["versions"][1]["prepared_instances"], 0,
+        "a version that does not serve holds no instances: {list}"
+    );
 
     // Deactivated, nothing serves; activated by version, 0.2.0 serves again.
     let off = succeeds(work.path(), &server.args(&["plugin", "deactivate", consent]));

@@ -12,7 +12,8 @@ login hooks     ``gatehouse.hooks.LoginHooks``    ``Hooks = gatehouse.hooks.expo
 =============== ================================ ===========================================
 
 The host makes a fresh instance for every call, so module globals do not carry anything from
-one call to the next. The module is imported once, when the component is built: do not call
+one call to the next (with the manifest's ``reuse_instances = true`` they may: never keep
+per-user data in them). The module is imported once, when the component is built: do not call
 the host (``config()``, ``log``) at import time.
 
 Read the plugin's configuration with :func:`config` and write to the host's log with

@@ -26,7 +26,8 @@
 //! Build with `cargo build --release --target wasm32-wasip2`; the `.wasm` file is a component
 //! ready to install with a manifest beside it.
 //!
-//! The host makes a fresh instance for every call, so statics do not survive between calls.
+//! The host makes a fresh instance for every call, so statics do not survive between calls
+//! (with the manifest's `reuse_instances = true` they may: never keep per-user data in them).
 //! Read the plugin's configuration with [`config`], write to the host's log with [`log`], and
 //! reach the outbound hosts the operator allowed with [`http`]. Nothing else is available: no
 //! files, no environment variables, no sockets.

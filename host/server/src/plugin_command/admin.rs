@@ -75,7 +75,7 @@ pub fn list(server: &ServerArgs, json: bool) -> Result<(), String> {
         println!("{}", serde_json::to_string_pretty(&answer).expect("JSON serialises"));
         return Ok(());
     }
-    println!("{:<24} {:<16} {:<10} {}", "name", "kind", "serving", "versions");
+    println!("{:<24} {:<16} {:<10} versions", "name", "kind", "serving");
     for plugin in answer.as_array().into_iter().flatten() {
         let versions: Vec<&str> =
             plugin["versions"].as_array().into_iter().flatten().filter_map(|v| v["version"].as_str()).collect();

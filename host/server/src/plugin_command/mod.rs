@@ -146,6 +146,11 @@ pub enum PluginCommand {
 }
 
 pub fn run(command: PluginCommand) -> ExitCode {
+    // What plugins write with `log` goes to standard error, so `plugin check` and `plugin test`
+    // show it beside the answers; RUST_LOG overrides what is shown.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "warn,gatehouse_plugin_host::bindings=debug".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).without_time().init();
     let result = match command {
         PluginCommand::New { lang, kind, name, dir } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
