@@ -73,7 +73,10 @@ pub enum Verdict {
     /// Let the front-end ask the user, showing these requested scopes and claims as new
     /// although the user consented to them before, so they are confirmed again. Items not
     /// consented before are shown as new anyway.
-    Reconfirm { scope: Vec<String>, claims: Vec<String> },
+    Reconfirm {
+        scope: Vec<String>,
+        claims: Vec<String>,
+    },
     Deny(Denial),
 }
 
@@ -93,7 +96,9 @@ impl<T: ConsentPolicy> wit::Guest for T {
             previous: query.previous.map(|p| Previous { scope: p.scope, claims: p.claims, updated_at: p.updated_at }),
         };
         Ok(match T::decide(query)? {
-            Verdict::Ask => wit::Verdict::Ask(wit::AskUser { reconfirm_scope: Vec::new(), reconfirm_claims: Vec::new() }),
+            Verdict::Ask => {
+                wit::Verdict::Ask(wit::AskUser { reconfirm_scope: Vec::new(), reconfirm_claims: Vec::new() })
+            }
             Verdict::Reconfirm { scope, claims } => {
                 wit::Verdict::Ask(wit::AskUser { reconfirm_scope: scope, reconfirm_claims: claims })
             }
