@@ -2,6 +2,7 @@
 //! loaded, checked and, if it passes, swapped in.
 
 use std::collections::BTreeSet;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -34,13 +35,15 @@ impl PluginHost {
     /// with its reason; the version serving before keeps serving. Call [`PluginHost::load_dir`]
     /// first to load what is already there.
     pub fn watch(&self, dir: &Path) -> Result<Watcher, String> {
-        let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
+        // Changes are known by file name: the folder is watched alone (not recursively), and
+        // the watcher reports absolute paths even for a relative `dir`.
+        let (tx, mut rx) = mpsc::unbounded_channel::<OsString>();
         let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             if let Ok(event) = event
                 && (event.kind.is_create() || event.kind.is_modify())
             {
-                for path in event.paths {
-                    let _ = tx.send(path);
+                for name in event.paths.iter().filter_map(|p| p.file_name()) {
+                    let _ = tx.send(name.to_owned());
                 }
             }
         })
@@ -50,8 +53,8 @@ impl PluginHost {
         let task = tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut changed = BTreeSet::from([first]);
-                while let Ok(Some(path)) = tokio::time::timeout(SETTLE, rx.recv()).await {
-                    changed.insert(path);
+                while let Ok(Some(name)) = tokio::time::timeout(SETTLE, rx.recv()).await {
+                    changed.insert(name);
                 }
                 for manifest in affected_manifests(&dir, &changed) {
                     match host.load_file(&manifest).await {
@@ -69,18 +72,19 @@ impl PluginHost {
     }
 }
 
-/// The manifests to (re)load for a set of changed files: changed manifests, and manifests
-/// whose component changed.
-fn affected_manifests(dir: &Path, changed: &BTreeSet<PathBuf>) -> Vec<PathBuf> {
+/// The manifests to (re)load for a set of changed file names: changed manifests, and
+/// manifests whose component changed.
+fn affected_manifests(dir: &Path, changed: &BTreeSet<OsString>) -> Vec<PathBuf> {
+    let is_changed = |path: &Path| path.file_name().is_some_and(|name| changed.contains(name));
     manifests_in(dir)
         .into_iter()
         .filter(|manifest| {
-            if changed.contains(manifest) {
+            if is_changed(manifest) {
                 return true;
             }
             let Ok(text) = std::fs::read_to_string(manifest) else { return false };
             let Ok(parsed) = Manifest::from_toml(&text) else { return false };
-            changed.contains(&component_path(manifest, &parsed))
+            is_changed(&component_path(manifest, &parsed))
         })
         .collect()
 }

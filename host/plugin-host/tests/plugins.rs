@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -446,15 +447,20 @@ async fn two_claims_sources_supplying_one_claim_need_an_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugins_landing_in_the_watched_folder_are_loaded_and_swapped() {
-    let dir = tempfile::tempdir().unwrap();
+    // Watched by a relative path, as `plugins.dir = "data/plugins"` gives it (the tests run in
+    // the package's folder).
+    let dir = tempfile::Builder::new().prefix(".watched-").tempdir_in(".").unwrap();
+    let relative = Path::new(dir.path().file_name().unwrap());
     let host = host();
-    let _watcher = host.watch(dir.path()).unwrap();
+    let _watcher = host.watch(relative).unwrap();
     let write = |version: &str, first_party: &str| {
         std::fs::write(dir.path().join("consent.wasm"), component("first-party-consent")).unwrap();
         let toml = format!(
             "name = \"consent\"\nkind = \"consent-policy\"\nversion = \"{version}\"\ncomponent = \"consent.wasm\"\n[config]\nfirst_party_clients = [{first_party}]\n"
         );
-        std::fs::write(dir.path().join("consent.toml"), toml).unwrap();
+        // Edited as `sed -i` does: written beside, then renamed over the manifest.
+        std::fs::write(dir.path().join(".consent.toml.new"), toml).unwrap();
+        std::fs::rename(dir.path().join(".consent.toml.new"), dir.path().join("consent.toml")).unwrap();
     };
     let policy = host.policies().consent.unwrap();
     let query = consent_query("portal", None, &["openid"]);
