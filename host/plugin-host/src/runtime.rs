@@ -53,8 +53,12 @@ impl Runtime {
     pub(crate) fn new(settings: &RuntimeSettings) -> Result<Self, String> {
         let slots = settings.max_instances.max(1);
         let mut pool = PoolingAllocationConfig::default();
+        // A component instance is several core instances: 3 modules for a Rust or JavaScript
+        // plugin, 38 for a Python one (interpreter, libc, WASI adapter, shims). Core slots are
+        // a count, not memory, so there are enough for every slot to hold a Python instance:
+        // `max_instances` is the only limit an operator meets.
         pool.total_component_instances(slots)
-            .total_core_instances(slots * 8)
+            .total_core_instances(slots * 48)
             .total_memories(slots * 2)
             .total_tables(slots * 4)
             .total_stacks(slots)

@@ -525,3 +525,19 @@ async fn manifests_are_checked_with_fix_it_messages() {
     let bad = gatehouse_plugin_host::Manifest::from_toml("name = \"x\"\nkind = \"policy\"\nversion = \"1\"\n");
     assert!(matches!(&bad, Err(LoadError::Manifest(m)) if m.contains("claims-source")), "{bad:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_instances_can_fill_the_instance_slots() {
+    // A Python component instantiates 38 core modules: the engine's budget of core instances
+    // must not run out before its component slots do.
+    let cache = root().join("target/test-plugin-cache");
+    let host = PluginHost::new(&RuntimeSettings { cache_dir: Some(cache), max_instances: 12 }).unwrap();
+    let mut m = guest_manifest("python/group-claims", "1");
+    m.limits.prepared_instances = 4;
+    host.install(m, guest_component("python/group-claims"), true).await.expect("the Python plugin loads");
+    let source = host.policies().claims.unwrap();
+    for _ in 0..10 {
+        let claims = source.claims(&claims_query("alice", &["groups"])).await;
+        assert!(claims.is_ok(), "every call gets an instance: {claims:?}");
+    }
+}
