@@ -171,7 +171,14 @@ fn session_id() -> String {
 
 impl Trial {
     /// Compiles (or finds in the cache), checks and trial-calls a plugin, as an install does.
-    pub async fn load(settings: &RuntimeSettings, manifest: Manifest, component: Vec<u8>) -> Result<Self, LoadError> {
+    /// A trial makes a handful of calls, so no instances are prepared ahead: each call
+    /// instantiates its own.
+    pub async fn load(
+        settings: &RuntimeSettings,
+        mut manifest: Manifest,
+        component: Vec<u8>,
+    ) -> Result<Self, LoadError> {
+        manifest.limits.prepared_instances = 0;
         let runtime = Arc::new(Runtime::new(settings).map_err(LoadError::Compile)?);
         let plugin = Plugin::load(runtime, manifest, component, Arc::default()).await?;
         Ok(Self { plugin })
