@@ -48,7 +48,9 @@ async fn code_flow_with_pkce_issues_verified_tokens_and_userinfo() {
     assert_eq!(id["acr"], "urn:gatehouse:pwd");
     assert_eq!(id["amr"], json!(["pwd"]));
     assert!(id["auth_time"].as_i64().unwrap() > 0);
-    assert_eq!(id["sid"], prompt["sub_sid"], "sid names the subject session");
+    assert_eq!(id["sid"], prompt["subject"]["sid"], "sid names the subject session");
+    let sso = prompt["sso"]["token"].as_str().expect("the login's consent prompt carries the SSO credential");
+    assert!(!login.raw_tokens().contains(sso), "the SSO credential is in no token");
 
     let userinfo = login.userinfo.clone();
     assert_eq!(userinfo["sub"], "alice");

@@ -9,6 +9,7 @@ mod browser;
 mod clients_api;
 mod code_flow;
 mod frontend;
+mod hardening;
 mod hsm;
 mod negative;
 mod plugins;

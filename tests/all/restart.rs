@@ -14,9 +14,9 @@ async fn clients_consents_sessions_and_keys_survive_a_restart() {
     let pending = rp.authorize(&["email"], &[]);
     let query = server.browse_authorize(&pending.url).await;
     let sid = server.start_session(&query, None, None).await["sid"].as_str().unwrap().to_owned();
-    server.submit_subject(&sid, alice()).await;
+    let prompt = server.submit_subject(&sid, alice()).await;
+    let sso = prompt["sso"]["token"].as_str().unwrap().to_owned();
     let prompt = server.submit_consent(&sid, json!({"scope": "*", "long_lived": true})).await;
-    let sub_sid = prompt["sub_sid"].as_str().unwrap().to_owned();
     let before = rp.finish(&server, pending, prompt["uri"].as_str().unwrap()).await;
     let jwks_before: Value = server.http.get(server.url("/jwks.json")).send().await.unwrap().json().await.unwrap();
 
@@ -37,7 +37,7 @@ async fn clients_consents_sessions_and_keys_survive_a_restart() {
     let rp = Rp::new(&server, &info).await;
     let pending = rp.authorize(&["email"], &[]);
     let query = server.browse_authorize(&pending.url).await;
-    let prompt = server.start_session(&query, Some(&sub_sid), None).await;
+    let prompt = server.start_session(&query, Some(&sso), None).await;
     assert_eq!(prompt["type"], "response", "remembered session and consent: {prompt}");
     let login = rp.finish(&server, pending, prompt["uri"].as_str().unwrap()).await;
     assert_eq!(login.id_claims["sub"], "alice");

@@ -9,7 +9,7 @@ use crate::support::rp::Rp;
 use crate::support::{TestServer, alice, redirect_params};
 
 /// A fresh database on the PostgreSQL server the test command starts.
-async fn fresh_database(name: &str) -> String {
+pub async fn fresh_database(name: &str) -> String {
     let base = std::env::var("GATEHOUSE_TEST_POSTGRES_URL")
         .expect("GATEHOUSE_TEST_POSTGRES_URL is not set: run the suite with scripts/test.sh, which starts PostgreSQL");
     let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.expect("connect to PostgreSQL");

@@ -36,6 +36,9 @@ pub enum Prompt {
         subject: Subject,
         scope: Split,
         claims: Split,
+        /// A new single sign-on credential, after the login that made it.
+        #[serde(default)]
+        sso: Option<Sso>,
         #[serde(default)]
         data: Data,
     },
@@ -46,8 +49,9 @@ pub enum Prompt {
         uri: Option<String>,
         #[serde(default)]
         parameters: Map<String, Value>,
+        /// A new single sign-on credential, after the login that made it.
         #[serde(default)]
-        sub_sid: Option<String>,
+        sso: Option<Sso>,
     },
     Error {
         error: String,
@@ -62,6 +66,18 @@ impl Prompt {
             Prompt::Auth { data, .. } | Prompt::Consent { data, .. } => Some(data),
             Prompt::Response { .. } | Prompt::Error { .. } => None,
         }
+    }
+}
+
+/// The provider's single sign-on credential for the browser's cookie: secret, shown once.
+#[derive(Deserialize)]
+pub struct Sso {
+    pub token: String,
+}
+
+impl std::fmt::Debug for Sso {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sso(<redacted>)")
     }
 }
 
@@ -161,9 +177,10 @@ impl Api {
         Ok(Api { base, token, http })
     }
 
-    /// `POST /authz-sessions/v1`: starts a session from the authentication request's query.
-    pub async fn start(&self, query: &str, sub_sid: Option<&str>, data: Data) -> Result<Prompt, ApiError> {
-        let body = json!({ "query": query, "sub_sid": sub_sid, "data": data });
+    /// `POST /authz-sessions/v1`: starts a session from the authentication request's query,
+    /// with the SSO credential from the browser's cookie.
+    pub async fn start(&self, query: &str, sso_token: Option<&str>, data: Data) -> Result<Prompt, ApiError> {
+        let body = json!({ "query": query, "sso_token": sso_token, "data": data });
         self.call(reqwest::Method::POST, String::new(), Some(body)).await
     }
 

@@ -245,10 +245,14 @@ impl App {
                 };
                 html(StatusCode::OK, pages::login(&sid, &client, notes))
             }
-            Prompt::Consent { sid, client, subject, scope, claims, .. } => {
-                html(StatusCode::OK, pages::consent(&sid, &client, &subject.sub, &scope, &claims))
+            Prompt::Consent { sid, client, subject, scope, claims, sso, .. } => {
+                let mut response = html(StatusCode::OK, pages::consent(&sid, &client, &subject.sub, &scope, &claims));
+                if let Some(sso) = sso {
+                    self.add_cookie(&mut response, &self.sso_cookie, &sso.token);
+                }
+                response
             }
-            Prompt::Response { mode, redirect_uri, uri, parameters, sub_sid } => {
+            Prompt::Response { mode, redirect_uri, uri, parameters, sso } => {
                 let mut response = match (mode, uri) {
                     (ResponseMode::FormPost, _) => {
                         let mut r = html(StatusCode::OK, pages::form_post(&redirect_uri, &parameters));
@@ -267,8 +271,8 @@ impl App {
                     },
                     (_, None) => return api_error(ApiError::Unavailable("a response without a redirect URI".into())),
                 };
-                if let Some(sub_sid) = sub_sid {
-                    self.add_cookie(&mut response, &self.sso_cookie, &sub_sid);
+                if let Some(sso) = sso {
+                    self.add_cookie(&mut response, &self.sso_cookie, &sso.token);
                 }
                 response
             }

@@ -131,10 +131,16 @@ impl Provider {
 
     /// Registers a client. The response carries the secret; it is not shown again.
     pub async fn create_client(&self, reg: ClientRegistration) -> Result<ClientInfo, ApiError> {
-        self.register(reg, ClientSource::Api).await
+        self.register(reg, ClientSource::Api, None).await
     }
 
-    async fn register(&self, mut reg: ClientRegistration, source: ClientSource) -> Result<ClientInfo, ApiError> {
+    /// Stores a new client; `incarnation` is kept when a configured client is written again.
+    async fn register(
+        &self,
+        mut reg: ClientRegistration,
+        source: ClientSource,
+        incarnation: Option<String>,
+    ) -> Result<ClientInfo, ApiError> {
         self.validate_metadata(&mut reg.metadata)?;
         let client_id = match reg.client_id.take() {
             Some(id) => {
@@ -151,6 +157,7 @@ impl Provider {
             metadata: reg.metadata,
             issued_at: now,
             source,
+            incarnation: incarnation.unwrap_or_else(|| self.new_id()),
         };
         if !CLIENTS.insert(self.store(), &client_id, &client, None, now).await? {
             return Err(ApiError::Conflict(format!("a client with id {client_id:?} already exists")));
@@ -208,6 +215,9 @@ impl Provider {
         Ok(info(&client, Some(s)))
     }
 
+    /// Deletes a client. Its grants, every token issued from them, and its consents stop
+    /// working at once: they name the client's incarnation, which no client registered later
+    /// under the same id shares. Its remembered consents are removed when next looked up.
     pub async fn delete_client(&self, client_id: &str) -> Result<(), ApiError> {
         let client = self.find_client(client_id).await?;
         Self::writable(&client)?;
@@ -222,18 +232,21 @@ impl Provider {
         let mut listed = Vec::new();
         for reg in clients {
             let id = reg.client_id.clone().ok_or_else(|| bad_metadata("a configured client needs a client_id"))?;
+            let mut incarnation = None;
             if let Some(existing) = CLIENTS.get(self.store(), &id, now).await? {
                 if existing.source == ClientSource::Api {
                     return Err(ApiError::Conflict(format!(
                         "client {id:?} from the configuration file clashes with a client registered through the API"
                     )));
                 }
+                // The same configured client, written again: its grants and consents stay.
+                incarnation = Some(existing.incarnation);
                 CLIENTS.delete(self.store(), &id, now).await?;
             }
             if reg.metadata.token_endpoint_auth_method != AuthMethod::None && reg.client_secret.is_none() {
                 return Err(bad_metadata(format!("configured client {id:?} needs a client_secret")));
             }
-            self.register(reg, ClientSource::Config).await?;
+            self.register(reg, ClientSource::Config, incarnation).await?;
             listed.push(id);
         }
         for client in CLIENTS.list(self.store(), "", now).await? {

@@ -23,4 +23,4 @@ mod discovery;
 mod provider;
 
 pub use error::{ApiError, ErrorCode, OAuthError};
-pub use provider::{Endpoints, Lifetimes, Ports, Provider, Settings};
+pub use provider::{Endpoints, Lifetimes, Limits, MaxLifetimes, Ports, Provider, Settings};

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::secret::Sealed;
+use crate::secret::{Sealed, TokenHash};
 use crate::signer::Alg;
 use crate::store::Collection;
 use crate::world::UnixTime;
@@ -123,6 +123,11 @@ pub struct Client {
     pub issued_at: UnixTime,
     #[serde(default)]
     pub source: ClientSource,
+    /// Random, new each time a client id is registered: grants and consents name the
+    /// incarnation they were given to, so those of a deleted client never serve a client
+    /// registered later under the same id.
+    #[serde(default)]
+    pub incarnation: String,
 }
 
 impl Client {
@@ -228,9 +233,16 @@ impl AuthorizationRequest {
 }
 
 /// An authenticated end-user at the provider: the single sign-on session.
+///
+/// `sid` is public: it goes into tokens (`sid`), logout and plugin queries. What proves the
+/// session to the provider is a separate credential that only the front-end holds (its SSO
+/// cookie); the provider keeps only its hash.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SubjectSession {
     pub sid: String,
+    /// The hash of the front-end's SSO credential; absent in sessions that cannot be resumed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<TokenHash>,
     pub sub: String,
     pub auth_time: UnixTime,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -278,6 +290,9 @@ pub struct PresetClaims {
 pub struct ConsentRecord {
     pub sub: String,
     pub client_id: String,
+    /// The client's incarnation the consent was given to (see [`Client::incarnation`]).
+    #[serde(default)]
+    pub client_incarnation: String,
     pub scope: Vec<String>,
     pub claims: Vec<String>,
     #[serde(default)]
@@ -305,6 +320,9 @@ impl ConsentRecord {
 pub struct Grant {
     pub id: String,
     pub client_id: String,
+    /// The client's incarnation the grant was given to (see [`Client::incarnation`]).
+    #[serde(default)]
+    pub client_incarnation: String,
     pub sub: String,
     pub scope: Vec<String>,
     pub claims: Vec<String>,
@@ -335,6 +353,15 @@ pub struct Grant {
     pub created_at: UnixTime,
     #[serde(default)]
     pub revoked: bool,
+}
+
+impl Grant {
+    /// Whether tokens from this grant still work for `client`: not revoked, and given to this
+    /// incarnation of the client (a deleted client's grants serve no client registered later
+    /// under its id).
+    pub fn serves(&self, client: &Client) -> bool {
+        !self.revoked && self.client_id == client.client_id && self.client_incarnation == client.incarnation
+    }
 }
 
 /// Whether a single-use credential has been redeemed.

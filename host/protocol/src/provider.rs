@@ -33,6 +33,46 @@ impl Default for Lifetimes {
     }
 }
 
+/// The most a consent may ask for, in seconds: a front-end or consent policy cannot issue
+/// tokens that outlive these.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaxLifetimes {
+    pub access_token: u64,
+    pub id_token: u64,
+    pub refresh_token: u64,
+}
+
+impl Default for MaxLifetimes {
+    fn default() -> Self {
+        Self { access_token: 24 * 3600, id_token: 24 * 3600, refresh_token: 365 * 24 * 3600 }
+    }
+}
+
+/// Bounds on what strangers and front-ends can make the provider keep.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The longest authentication request (its query string or form body), in bytes.
+    pub authorization_request_bytes: usize,
+    /// The largest session `data` object (and subject-session claims), serialised, in bytes.
+    pub session_data_bytes: usize,
+    /// Live authorization sessions per client, and in all.
+    pub sessions_per_client: u64,
+    pub sessions_total: u64,
+    pub max_lifetimes: MaxLifetimes,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            authorization_request_bytes: 16 * 1024,
+            session_data_bytes: 16 * 1024,
+            sessions_per_client: 10_000,
+            sessions_total: 100_000,
+            max_lifetimes: MaxLifetimes::default(),
+        }
+    }
+}
+
 /// The absolute URLs of the provider's endpoints, as advertised in discovery.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoints {
@@ -66,6 +106,7 @@ pub struct Settings {
     pub access_token_alg: Alg,
     /// Scopes advertised in discovery beside the OpenID Connect standard ones.
     pub extra_scopes: Vec<String>,
+    pub limits: Limits,
 }
 
 impl Settings {
@@ -78,6 +119,7 @@ impl Settings {
             id_token_alg: Alg::ES256,
             access_token_alg: Alg::ES256,
             extra_scopes: Vec::new(),
+            limits: Limits::default(),
         }
     }
 }

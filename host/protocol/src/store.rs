@@ -27,11 +27,23 @@ pub enum StoreError {
 }
 
 /// One stored record, as the backend sees it.
+///
+/// `version` counts the writes of the record: every write stores the next version, and
+/// [`Store::update`] and [`Store::remove`] act only on the version a caller read. Writes other
+/// than `update` ignore the version they are given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Row {
     pub key: String,
     pub body: String,
     pub expires_at: Option<UnixTime>,
+    pub version: u64,
+}
+
+impl Row {
+    /// A record to write; its version is the store's to set.
+    pub fn new(key: impl Into<String>, body: impl Into<String>, expires_at: Option<UnixTime>) -> Self {
+        Self { key: key.into(), body: body.into(), expires_at, version: 0 }
+    }
 }
 
 /// Gauges of a backend's connection pool, published at `/monitor/v1/metrics`.
@@ -48,13 +60,17 @@ pub struct PoolStats {
 /// The primitive operations every storage backend provides.
 ///
 /// All operations are atomic per record. `swap` and `take` are the building blocks of
-/// single-use credentials: exactly one concurrent caller sees the previous value.
+/// single-use credentials: exactly one concurrent caller sees the previous value. `update` and
+/// `remove` are compare-and-swap on the record's version: of concurrent writers that read the
+/// same version, exactly one succeeds, and nothing brings back a record that was removed.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// The record under `key`, unless absent or expired at `now`.
     async fn get(&self, collection: &str, key: &str, now: UnixTime) -> Result<Option<Row>, StoreError>;
 
-    /// Stores `row` unless a live record exists under its key; returns whether it was stored.
+    /// Stores `row` at version 1 unless a live record exists under its key; returns whether it
+    /// was stored. (A key created again after its record was removed or expired starts over at
+    /// version 1, so callers that compare versions use keys that are never reused.)
     async fn insert(&self, collection: &str, row: Row, now: UnixTime) -> Result<bool, StoreError>;
 
     /// Stores `row`, replacing any record under its key.
@@ -69,10 +85,22 @@ pub trait Store: Send + Sync + 'static {
     /// Removes the record under `key`; returns whether a live one was there.
     async fn delete(&self, collection: &str, key: &str, now: UnixTime) -> Result<bool, StoreError>;
 
+    /// Replaces the live record under `row.key` if it is still at `row.version`, storing the
+    /// next version; returns that version, or `None` (and changes nothing) when the record is
+    /// gone, expired or was written since it was read.
+    async fn update(&self, collection: &str, row: Row, now: UnixTime) -> Result<Option<u64>, StoreError>;
+
+    /// Removes the live record under `key` if it is still at `version`; returns whether it did.
+    async fn remove(&self, collection: &str, key: &str, version: u64, now: UnixTime) -> Result<bool, StoreError>;
+
+    /// How many live records have a key that starts with `prefix`.
+    async fn count(&self, collection: &str, prefix: &str, now: UnixTime) -> Result<u64, StoreError>;
+
     /// Live records whose key starts with `prefix`, in key order.
     async fn list(&self, collection: &str, prefix: &str, now: UnixTime) -> Result<Vec<Row>, StoreError>;
 
-    /// Deletes every record that expired before `now`; returns how many.
+    /// Deletes every record that expired before `now`; returns how many. Backends delete in
+    /// small batches so that other writers are not held up behind a large purge.
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError>;
 
     /// The backend's connection-pool gauges, if it has a pool.
@@ -119,7 +147,7 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
     }
 
     fn row(&self, key: &str, value: &T, expires_at: Option<UnixTime>) -> Result<Row, StoreError> {
-        Ok(Row { key: key.to_owned(), body: encode(value)?, expires_at })
+        Ok(Row::new(key, encode(value)?, expires_at))
     }
 
     pub async fn get(&self, store: &dyn Store, key: &str, now: UnixTime) -> Result<Option<T>, StoreError> {
@@ -169,4 +197,51 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
     pub async fn list(&self, store: &dyn Store, prefix: &str, now: UnixTime) -> Result<Vec<T>, StoreError> {
         store.list(self.name, prefix, now).await?.into_iter().map(|r| decode(self.name, r)).collect()
     }
+
+    /// The record under `key` with the version it was read at, for a later [`Self::update`]
+    /// or [`Self::remove`].
+    pub async fn get_versioned(
+        &self,
+        store: &dyn Store,
+        key: &str,
+        now: UnixTime,
+    ) -> Result<Option<Versioned<T>>, StoreError> {
+        match store.get(self.name, key, now).await? {
+            Some(row) => {
+                let version = row.version;
+                Ok(Some(Versioned { value: decode(self.name, row)?, version }))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Replaces the record under `key` if it is still at `version`; see [`Store::update`].
+    pub async fn update(
+        &self,
+        store: &dyn Store,
+        key: &str,
+        value: &T,
+        expires_at: Option<UnixTime>,
+        version: u64,
+        now: UnixTime,
+    ) -> Result<Option<u64>, StoreError> {
+        let row = Row { version, ..self.row(key, value, expires_at)? };
+        store.update(self.name, row, now).await
+    }
+
+    /// Removes the record under `key` if it is still at `version`; see [`Store::remove`].
+    pub async fn remove(&self, store: &dyn Store, key: &str, version: u64, now: UnixTime) -> Result<bool, StoreError> {
+        store.remove(self.name, key, version, now).await
+    }
+
+    pub async fn count(&self, store: &dyn Store, prefix: &str, now: UnixTime) -> Result<u64, StoreError> {
+        store.count(self.name, prefix, now).await
+    }
+}
+
+/// A record and the version it was read at.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: u64,
 }

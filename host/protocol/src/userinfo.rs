@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::claims;
 use crate::error::{ErrorCode, OAuthError};
 use crate::jose;
-use crate::model::{GRANTS, Grant, JsonObject};
+use crate::model::{CLIENTS, GRANTS, Grant, JsonObject};
 use crate::plugins::ClaimsPurpose;
 use crate::provider::Provider;
 
@@ -55,8 +55,15 @@ impl Provider {
         let Some(gid) = claims.gid else {
             return Err(OAuthError::invalid_token("the access token was not issued for a user"));
         };
-        match GRANTS.get(self.store(), &gid, now).await? {
-            Some(grant) if !grant.revoked => {
+        let grant = GRANTS.get(self.store(), &gid, now).await?;
+        // The grant must still serve the client it was given to: not revoked, and that client
+        // not deleted since.
+        let client = match &grant {
+            Some(g) => CLIENTS.get(self.store(), &g.client_id, now).await?,
+            None => None,
+        };
+        match (grant, client) {
+            (Some(grant), Some(client)) if grant.serves(&client) => {
                 let scope = claims.scope.unwrap_or_default().split_ascii_whitespace().map(str::to_owned).collect();
                 Ok((grant, scope))
             }

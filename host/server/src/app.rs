@@ -19,7 +19,7 @@ use gatehouse_protocol::secret::{Sealer, Secret, sha256_hex};
 use gatehouse_protocol::signer::Signer;
 use gatehouse_protocol::store::Store;
 use gatehouse_protocol::world::{Clock, Random, SystemClock, SystemRandom};
-use gatehouse_protocol::{Endpoints, Lifetimes, Ports, Provider, Settings};
+use gatehouse_protocol::{Endpoints, Lifetimes, Limits, MaxLifetimes, Ports, Provider, Settings};
 use gatehouse_signer::{Pkcs11Signer, SoftwareSigner};
 use gatehouse_store::{CachedStore, PostgresStore, SqliteStore};
 use tokio::net::TcpListener;
@@ -300,6 +300,18 @@ fn settings(config: &Config) -> Settings {
     settings.id_token_alg = config.signing.id_token_alg;
     settings.access_token_alg = config.signing.access_token_alg;
     settings.extra_scopes = config.scopes.clone();
+    let m = &config.limits;
+    settings.limits = Limits {
+        authorization_request_bytes: m.authorization_request_bytes,
+        session_data_bytes: m.session_data_bytes,
+        sessions_per_client: m.sessions_per_client,
+        sessions_total: m.sessions_total,
+        max_lifetimes: MaxLifetimes {
+            access_token: l.max_access_token.as_secs(),
+            id_token: l.max_id_token.as_secs(),
+            refresh_token: l.max_refresh_token.as_secs(),
+        },
+    };
     settings
 }
 

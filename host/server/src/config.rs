@@ -25,6 +25,7 @@ const SECTIONS: &[&str] = &[
     "api",
     "frontend",
     "lifetimes",
+    "limits",
     "scopes",
     "clients",
     "log",
@@ -52,6 +53,8 @@ pub struct Config {
     pub frontend: FrontendConfig,
     #[serde(default)]
     pub lifetimes: LifetimesConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
     /// Scopes advertised in discovery beside the standard ones.
     #[serde(default)]
     pub scopes: Vec<String>,
@@ -257,6 +260,54 @@ pub struct LifetimesConfig {
     pub id_token: Duration,
     #[serde(with = "humantime_serde", default = "d30d")]
     pub refresh_token: Duration,
+    /// The longest token lifetimes a consent (from the front-end or a consent policy) may ask
+    /// for; longer ones are refused.
+    #[serde(with = "humantime_serde", default = "d1d")]
+    pub max_access_token: Duration,
+    #[serde(with = "humantime_serde", default = "d1d")]
+    pub max_id_token: Duration,
+    #[serde(with = "humantime_serde", default = "d365d")]
+    pub max_refresh_token: Duration,
+}
+
+/// Bounds on what clients, browsers and front-ends can make the provider keep.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// The longest authentication request (query string or form body), in bytes.
+    #[serde(default = "d16k")]
+    pub authorization_request_bytes: usize,
+    /// The largest session `data` object, subject claims or preset claims, serialised.
+    #[serde(default = "d16k")]
+    pub session_data_bytes: usize,
+    /// Live authorization sessions one client may have at once; more are refused with
+    /// `temporarily_unavailable`.
+    #[serde(default = "d10k")]
+    pub sessions_per_client: u64,
+    /// Live authorization sessions in all.
+    #[serde(default = "d100k")]
+    pub sessions_total: u64,
+}
+
+fn d16k() -> usize {
+    16 * 1024
+}
+fn d10k() -> u64 {
+    10_000
+}
+fn d100k() -> u64 {
+    100_000
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            authorization_request_bytes: d16k(),
+            session_data_bytes: d16k(),
+            sessions_per_client: d10k(),
+            sessions_total: d100k(),
+        }
+    }
 }
 
 fn d15m() -> Duration {
@@ -274,6 +325,12 @@ fn d1h() -> Duration {
 fn d30d() -> Duration {
     Duration::from_secs(30 * 24 * 3600)
 }
+fn d1d() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+fn d365d() -> Duration {
+    Duration::from_secs(365 * 24 * 3600)
+}
 
 impl Default for LifetimesConfig {
     fn default() -> Self {
@@ -284,6 +341,9 @@ impl Default for LifetimesConfig {
             access_token: d1h(),
             id_token: d1h(),
             refresh_token: d30d(),
+            max_access_token: d1d(),
+            max_id_token: d1d(),
+            max_refresh_token: d365d(),
         }
     }
 }
@@ -393,6 +453,29 @@ impl Config {
             if d.as_secs() == 0 {
                 return Err(ConfigError(format!("lifetimes.{name} must be at least one second (e.g. \"10m\")")));
             }
+        }
+        for (name, lifetime, max) in [
+            ("access_token", l.access_token, l.max_access_token),
+            ("id_token", l.id_token, l.max_id_token),
+            ("refresh_token", l.refresh_token, l.max_refresh_token),
+        ] {
+            if lifetime > max {
+                return Err(ConfigError(format!(
+                    "lifetimes.{name} is longer than lifetimes.max_{name}; raise the maximum or shorten the default"
+                )));
+            }
+        }
+        let m = &self.limits;
+        if m.authorization_request_bytes < 1024 || m.session_data_bytes < 256 {
+            return Err(ConfigError(
+                "limits.authorization_request_bytes must be at least 1024 and limits.session_data_bytes at least 256"
+                    .into(),
+            ));
+        }
+        if m.sessions_per_client == 0 || m.sessions_total < m.sessions_per_client {
+            return Err(ConfigError(
+                "limits.sessions_per_client must be at least 1 and limits.sessions_total at least as large".into(),
+            ));
         }
         if l.code.as_secs() > 600 {
             return Err(ConfigError("lifetimes.code must be at most 10 minutes (RFC 6749 §4.1.2)".into()));

@@ -96,6 +96,23 @@ impl Store for CachedStore {
         result
     }
 
+    async fn update(&self, collection: &str, row: Row, now: UnixTime) -> Result<Option<u64>, StoreError> {
+        let key = row.key.clone();
+        let result = self.inner.update(collection, row, now).await;
+        self.invalidate(collection, &key);
+        result
+    }
+
+    async fn remove(&self, collection: &str, key: &str, version: u64, now: UnixTime) -> Result<bool, StoreError> {
+        let result = self.inner.remove(collection, key, version, now).await;
+        self.invalidate(collection, key);
+        result
+    }
+
+    async fn count(&self, collection: &str, prefix: &str, now: UnixTime) -> Result<u64, StoreError> {
+        self.inner.count(collection, prefix, now).await
+    }
+
     async fn list(&self, collection: &str, prefix: &str, now: UnixTime) -> Result<Vec<Row>, StoreError> {
         self.inner.list(collection, prefix, now).await
     }
@@ -124,7 +141,7 @@ mod tests {
     async fn writes_elsewhere_are_seen_after_the_ttl() {
         let shared: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let cached = CachedStore::new(shared.clone(), &["clients"], Duration::from_millis(50));
-        let row = |body: &str| Row { key: "c".into(), body: body.into(), expires_at: None };
+        let row = |body: &str| Row::new("c", body, None);
         shared.put("clients", row("1")).await.unwrap();
         assert_eq!(cached.get("clients", "c", UnixTime(0)).await.unwrap().unwrap().body, "1");
         shared.put("clients", row("2")).await.unwrap();

@@ -6,7 +6,12 @@ use gatehouse_protocol::store::{Row, Store};
 use gatehouse_protocol::world::UnixTime;
 
 fn row(key: &str, body: &str, expires_at: Option<i64>) -> Row {
-    Row { key: key.into(), body: body.into(), expires_at: expires_at.map(UnixTime) }
+    Row::new(key, body, expires_at.map(UnixTime))
+}
+
+/// `row` as read back at `version`.
+fn at(version: u64, row: Row) -> Row {
+    Row { version, ..row }
 }
 
 const NOW: UnixTime = UnixTime(1_000);
@@ -20,6 +25,11 @@ pub async fn run(store: &dyn Store) {
     list_by_prefix_in_key_order(store).await;
     purge_removes_only_expired(store).await;
     collections_are_separate(store).await;
+    every_write_moves_the_version(store).await;
+    update_only_at_the_version_read(store).await;
+    remove_only_at_the_version_read(store).await;
+    count_by_prefix(store).await;
+    purge_in_batches_removes_everything_expired(store).await;
 }
 
 /// Runs the concurrency check: of many concurrent takes of one key, exactly one succeeds.
@@ -35,12 +45,130 @@ pub async fn run_concurrent(store: Arc<dyn Store>) {
         winners += t.await.unwrap() as usize;
     }
     assert_eq!(winners, 1, "exactly one concurrent take wins");
+    store.delete("codes", "race", NOW).await.unwrap();
+    racing_updates_and_a_removal(store).await;
+}
+
+/// What the authorization-session API does under concurrent requests: several writers that
+/// read one version update it while another removes it (completes the session). Exactly one
+/// of them wins, and no update brings a removed record back.
+async fn racing_updates_and_a_removal(store: Arc<dyn Store>) {
+    for round in 0..20 {
+        let key = format!("session-{round}");
+        store.put("authz_sessions", row(&key, "start", Some(5_000))).await.unwrap();
+        let read = store.get("authz_sessions", &key, NOW).await.unwrap().unwrap();
+        let mut tasks = Vec::new();
+        for writer in 0..8 {
+            let (s, read) = (store.clone(), read.clone());
+            tasks.push(tokio::spawn(async move {
+                if writer == 0 {
+                    s.remove("authz_sessions", &read.key, read.version, NOW).await.unwrap()
+                } else {
+                    let body = format!("update {writer}");
+                    s.update("authz_sessions", Row { body, ..read }, NOW).await.unwrap().is_some()
+                }
+            }));
+        }
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.unwrap());
+        }
+        assert_eq!(outcomes.iter().filter(|w| **w).count(), 1, "round {round}: exactly one writer wins: {outcomes:?}");
+        let after = store.get("authz_sessions", &key, NOW).await.unwrap();
+        if outcomes[0] {
+            assert_eq!(after, None, "round {round}: the removed record stays removed");
+        } else {
+            let after = after.expect("an update won, so the record is there");
+            assert!(after.body.starts_with("update"), "round {round}: {after:?}");
+            assert_eq!(after.version, read.version + 1);
+            store.delete("authz_sessions", &key, NOW).await.unwrap();
+        }
+    }
+}
+
+async fn every_write_moves_the_version(s: &dyn Store) {
+    s.put("grants", row("v", "1", None)).await.unwrap();
+    let first = s.get("grants", "v", NOW).await.unwrap().unwrap().version;
+    s.put("grants", row("v", "2", None)).await.unwrap();
+    assert_eq!(s.get("grants", "v", NOW).await.unwrap().unwrap().version, first + 1, "put");
+    s.swap("grants", row("v", "3", None), NOW).await.unwrap();
+    assert_eq!(s.get("grants", "v", NOW).await.unwrap().unwrap().version, first + 2, "swap");
+    let taken = s.take("grants", "v", NOW).await.unwrap().unwrap();
+    assert_eq!(taken.version, first + 2, "take returns the version it removed");
+    assert!(s.insert("grants", row("v", "4", None), NOW).await.unwrap());
+    assert_eq!(s.get("grants", "v", NOW).await.unwrap().unwrap().version, 1, "insert stores version 1");
+    s.put("grants", row("v", "5", Some(1_100))).await.unwrap();
+    assert!(s.insert("grants", row("v", "6", None), UnixTime(1_200)).await.unwrap());
+    assert_eq!(s.get("grants", "v", NOW).await.unwrap().unwrap().version, 1, "also over an expired record");
+    s.delete("grants", "v", NOW).await.unwrap();
+}
+
+async fn update_only_at_the_version_read(s: &dyn Store) {
+    s.put("authz_sessions", row("u", "a", Some(2_000))).await.unwrap();
+    let read = s.get("authz_sessions", "u", NOW).await.unwrap().unwrap();
+    let v2 = s.update("authz_sessions", Row { body: "b".into(), ..read.clone() }, NOW).await.unwrap();
+    assert_eq!(v2, Some(read.version + 1), "update at the version read");
+    assert_eq!(
+        s.get("authz_sessions", "u", NOW).await.unwrap(),
+        Some(at(read.version + 1, row("u", "b", Some(2_000)))),
+        "update replaced body and expiry and moved the version"
+    );
+    let stale = s.update("authz_sessions", Row { body: "stale".into(), ..read.clone() }, NOW).await.unwrap();
+    assert_eq!(stale, None, "a stale version is refused");
+    assert_eq!(s.get("authz_sessions", "u", NOW).await.unwrap().unwrap().body, "b", "and changed nothing");
+    let taken = s.take("authz_sessions", "u", NOW).await.unwrap().unwrap();
+    let resurrect = s.update("authz_sessions", Row { body: "back".into(), ..taken }, NOW).await.unwrap();
+    assert_eq!(resurrect, None, "an update cannot bring back a removed record");
+    assert_eq!(s.get("authz_sessions", "u", NOW).await.unwrap(), None);
+    assert_eq!(s.update("authz_sessions", row("never", "x", None), NOW).await.unwrap(), None, "absent record");
+    s.put("authz_sessions", row("old", "x", Some(900))).await.unwrap();
+    let expired = Row { version: 1, ..row("old", "y", Some(5_000)) };
+    assert_eq!(s.update("authz_sessions", expired, NOW).await.unwrap(), None, "an expired record is not updated");
+    s.delete("authz_sessions", "old", UnixTime(0)).await.unwrap();
+}
+
+async fn remove_only_at_the_version_read(s: &dyn Store) {
+    s.put("authz_sessions", row("r", "a", Some(2_000))).await.unwrap();
+    let read = s.get("authz_sessions", "r", NOW).await.unwrap().unwrap();
+    s.put("authz_sessions", row("r", "b", Some(2_000))).await.unwrap();
+    assert!(!s.remove("authz_sessions", "r", read.version, NOW).await.unwrap(), "stale version");
+    assert!(s.get("authz_sessions", "r", NOW).await.unwrap().is_some(), "a refused removal removed nothing");
+    assert!(s.remove("authz_sessions", "r", read.version + 1, NOW).await.unwrap(), "current version");
+    assert!(!s.remove("authz_sessions", "r", read.version + 1, NOW).await.unwrap(), "only once");
+    s.put("authz_sessions", row("gone", "a", Some(900))).await.unwrap();
+    let v = s.get("authz_sessions", "gone", UnixTime(0)).await.unwrap().unwrap().version;
+    assert!(!s.remove("authz_sessions", "gone", v, NOW).await.unwrap(), "an expired record is not removed");
+    s.delete("authz_sessions", "gone", UnixTime(0)).await.unwrap();
+}
+
+async fn count_by_prefix(s: &dyn Store) {
+    for (k, e) in [("ab1", None), ("ab2", Some(5_000)), ("ab3", Some(10)), ("ac1", None), ("a", None)] {
+        s.put("authz_sessions", row(k, "{}", e)).await.unwrap();
+    }
+    assert_eq!(s.count("authz_sessions", "ab", NOW).await.unwrap(), 2, "live records under the prefix");
+    assert_eq!(s.count("authz_sessions", "a", NOW).await.unwrap(), 4);
+    assert_eq!(s.count("authz_sessions", "", NOW).await.unwrap(), 4, "the empty prefix counts everything live");
+    assert_eq!(s.count("authz_sessions", "b", NOW).await.unwrap(), 0);
+    for k in ["ab1", "ab2", "ab3", "ac1", "a"] {
+        s.delete("authz_sessions", k, UnixTime(0)).await.unwrap();
+    }
+}
+
+async fn purge_in_batches_removes_everything_expired(s: &dyn Store) {
+    for i in 0..1_234 {
+        s.put("codes", row(&format!("dead-{i:04}"), "{}", Some(999))).await.unwrap();
+    }
+    s.put("codes", row("alive", "{}", Some(5_000))).await.unwrap();
+    assert_eq!(s.purge_expired(NOW).await.unwrap(), 1_234, "more than one batch");
+    assert_eq!(s.list("codes", "", UnixTime(0)).await.unwrap().len(), 1);
+    s.delete("codes", "alive", NOW).await.unwrap();
 }
 
 async fn get_put_and_expiry(s: &dyn Store) {
     assert_eq!(s.get("clients", "a", NOW).await.unwrap(), None, "absent key");
     s.put("clients", row("a", r#"{"v":1}"#, None)).await.unwrap();
-    assert_eq!(s.get("clients", "a", NOW).await.unwrap(), Some(row("a", r#"{"v":1}"#, None)));
+    let read = s.get("clients", "a", NOW).await.unwrap().unwrap();
+    assert_eq!(read, at(read.version, row("a", r#"{"v":1}"#, None)));
     s.put("clients", row("a", r#"{"v":2}"#, Some(2_000))).await.unwrap();
     assert_eq!(s.get("clients", "a", NOW).await.unwrap().unwrap().body, r#"{"v":2}"#, "put replaces");
     assert_eq!(s.get("clients", "a", UnixTime(2_000)).await.unwrap(), None, "expired at its expiry time");

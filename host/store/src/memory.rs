@@ -28,6 +28,12 @@ fn live(row: &Row, now: UnixTime) -> bool {
     row.expires_at.is_none_or(|e| e > now)
 }
 
+/// Stores `row` at the version after the one it replaces; returns the replaced record.
+fn write(t: &mut BTreeMap<String, Row>, row: Row) -> Option<Row> {
+    let version = t.get(&row.key).map_or(1, |r| r.version + 1);
+    t.insert(row.key.clone(), Row { version, ..row })
+}
+
 #[async_trait]
 impl Store for MemoryStore {
     async fn get(&self, collection: &str, key: &str, now: UnixTime) -> Result<Option<Row>, StoreError> {
@@ -39,19 +45,47 @@ impl Store for MemoryStore {
             if t.get(&row.key).is_some_and(|r| live(r, now)) {
                 return false;
             }
-            t.insert(row.key.clone(), row);
+            t.insert(row.key.clone(), Row { version: 1, ..row });
             true
         })
     }
 
     async fn put(&self, collection: &str, row: Row) -> Result<(), StoreError> {
         self.with(collection, |t| {
-            t.insert(row.key.clone(), row);
+            write(t, row);
         })
     }
 
     async fn swap(&self, collection: &str, row: Row, now: UnixTime) -> Result<Option<Row>, StoreError> {
-        self.with(collection, |t| t.insert(row.key.clone(), row).filter(|r| live(r, now)))
+        self.with(collection, |t| write(t, row).filter(|r| live(r, now)))
+    }
+
+    async fn update(&self, collection: &str, row: Row, now: UnixTime) -> Result<Option<u64>, StoreError> {
+        self.with(collection, |t| {
+            let current = t.get(&row.key).filter(|r| live(r, now) && r.version == row.version)?;
+            let version = current.version + 1;
+            t.insert(row.key.clone(), Row { version, ..row });
+            Some(version)
+        })
+    }
+
+    async fn remove(&self, collection: &str, key: &str, version: u64, now: UnixTime) -> Result<bool, StoreError> {
+        self.with(collection, |t| {
+            let matches = t.get(key).is_some_and(|r| live(r, now) && r.version == version);
+            if matches {
+                t.remove(key);
+            }
+            matches
+        })
+    }
+
+    async fn count(&self, collection: &str, prefix: &str, now: UnixTime) -> Result<u64, StoreError> {
+        self.with(collection, |t| {
+            t.range(prefix.to_owned()..)
+                .take_while(|(k, _)| k.starts_with(prefix))
+                .filter(|(_, r)| live(r, now))
+                .count() as u64
+        })
     }
 
     async fn take(&self, collection: &str, key: &str, now: UnixTime) -> Result<Option<Row>, StoreError> {

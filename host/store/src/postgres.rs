@@ -31,9 +31,12 @@ fn table(collection: &str) -> Result<&'static str, StoreError> {
         .ok_or_else(|| StoreError::Unavailable(format!("unknown collection {collection:?}")))
 }
 
-fn row(key: String, body: String, expires_at: Option<i64>) -> Row {
-    Row { key, body, expires_at: expires_at.map(UnixTime) }
+fn row(key: String, body: String, expires_at: Option<i64>, version: i64) -> Row {
+    Row { key, body, expires_at: expires_at.map(UnixTime), version: version as u64 }
 }
+
+/// How many expired records one purge statement deletes.
+const PURGE_BATCH: i64 = 500;
 
 fn live(expires_at: Option<i64>, now: UnixTime) -> bool {
     expires_at.is_none_or(|e| e > now.0)
@@ -58,7 +61,9 @@ impl PostgresStore {
         let mut schema = String::new();
         for c in COLLECTIONS {
             schema.push_str(&format!(
-                "CREATE TABLE IF NOT EXISTS {c} (key TEXT PRIMARY KEY, body TEXT NOT NULL, expires_at BIGINT);
+                "CREATE TABLE IF NOT EXISTS {c} (key TEXT PRIMARY KEY, body TEXT NOT NULL, expires_at BIGINT,
+                     version BIGINT NOT NULL DEFAULT 1);
+                 ALTER TABLE {c} ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 1;
                  CREATE INDEX IF NOT EXISTS {c}_expiry ON {c}(expires_at) WHERE expires_at IS NOT NULL;"
             ));
         }
@@ -81,25 +86,31 @@ impl PostgresStore {
     }
 }
 
+/// Writes a record at the next version.
 const UPSERT: &str = "INSERT INTO {t} (key, body, expires_at) VALUES ($1, $2, $3)
-     ON CONFLICT (key) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at";
+     ON CONFLICT (key) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at, version = {t}.version + 1";
 
 #[async_trait]
 impl Store for PostgresStore {
     async fn get(&self, collection: &str, key: &str, now: UnixTime) -> Result<Option<Row>, StoreError> {
         let t = table(collection)?;
         let c = self.client().await?;
-        let sql =
-            format!("SELECT body, expires_at FROM {t} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)");
+        let sql = format!(
+            "SELECT body, expires_at, version FROM {t} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)"
+        );
         let stmt = c.prepare_cached(&sql).await.map_err(unavailable)?;
         let found = c.query_opt(&stmt, &[&key, &now.0]).await.map_err(unavailable)?;
-        Ok(found.map(|r| row(key.to_owned(), r.get(0), r.get(1))))
+        Ok(found.map(|r| row(key.to_owned(), r.get(0), r.get(1), r.get(2))))
     }
 
     async fn insert(&self, collection: &str, row: Row, now: UnixTime) -> Result<bool, StoreError> {
         let t = table(collection)?;
         let c = self.client().await?;
-        let sql = format!("{} WHERE {t}.expires_at IS NOT NULL AND {t}.expires_at <= $4", UPSERT.replace("{t}", t));
+        let sql = format!(
+            "INSERT INTO {t} (key, body, expires_at) VALUES ($1, $2, $3)
+             ON CONFLICT (key) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at, version = 1
+             WHERE {t}.expires_at IS NOT NULL AND {t}.expires_at <= $4"
+        );
         let stmt = c.prepare_cached(&sql).await.map_err(unavailable)?;
         let expires = row.expires_at.map(|e| e.0);
         let n = c.execute(&stmt, &[&row.key, &row.body, &expires, &now.0]).await.map_err(unavailable)?;
@@ -119,52 +130,95 @@ impl Store for PostgresStore {
         let t = table(collection)?;
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(unavailable)?;
-        let select = format!("SELECT body, expires_at FROM {t} WHERE key = $1 FOR UPDATE");
+        let select = format!("SELECT body, expires_at, version FROM {t} WHERE key = $1 FOR UPDATE");
         let previous = tx.query_opt(&select, &[&row.key]).await.map_err(unavailable)?;
         let expires = row.expires_at.map(|e| e.0);
         tx.execute(&UPSERT.replace("{t}", t), &[&row.key, &row.body, &expires]).await.map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
         Ok(previous
-            .map(|r| (r.get::<_, String>(0), r.get::<_, Option<i64>>(1)))
-            .filter(|(_, e)| live(*e, now))
-            .map(|(body, e)| self::row(row.key.clone(), body, e)))
+            .map(|r| self::row(row.key.clone(), r.get(0), r.get(1), r.get(2)))
+            .filter(|r| live(r.expires_at.map(|e| e.0), now)))
     }
 
     async fn take(&self, collection: &str, key: &str, now: UnixTime) -> Result<Option<Row>, StoreError> {
         let t = table(collection)?;
         let c = self.client().await?;
         let stmt = c
-            .prepare_cached(&format!("DELETE FROM {t} WHERE key = $1 RETURNING body, expires_at"))
+            .prepare_cached(&format!("DELETE FROM {t} WHERE key = $1 RETURNING body, expires_at, version"))
             .await
             .map_err(unavailable)?;
         let found = c.query_opt(&stmt, &[&key]).await.map_err(unavailable)?;
         Ok(found
-            .map(|r| (r.get::<_, String>(0), r.get::<_, Option<i64>>(1)))
-            .filter(|(_, e)| live(*e, now))
-            .map(|(body, e)| row(key.to_owned(), body, e)))
+            .map(|r| row(key.to_owned(), r.get(0), r.get(1), r.get(2)))
+            .filter(|r| live(r.expires_at.map(|e| e.0), now)))
     }
 
     async fn delete(&self, collection: &str, key: &str, now: UnixTime) -> Result<bool, StoreError> {
         Ok(self.take(collection, key, now).await?.is_some())
     }
 
+    async fn update(&self, collection: &str, row: Row, now: UnixTime) -> Result<Option<u64>, StoreError> {
+        let t = table(collection)?;
+        let c = self.client().await?;
+        let sql = format!(
+            "UPDATE {t} SET body = $2, expires_at = $3, version = version + 1
+             WHERE key = $1 AND version = $4 AND (expires_at IS NULL OR expires_at > $5) RETURNING version"
+        );
+        let stmt = c.prepare_cached(&sql).await.map_err(unavailable)?;
+        let expires = row.expires_at.map(|e| e.0);
+        let version = row.version as i64;
+        let found =
+            c.query_opt(&stmt, &[&row.key, &row.body, &expires, &version, &now.0]).await.map_err(unavailable)?;
+        Ok(found.map(|r| r.get::<_, i64>(0) as u64))
+    }
+
+    async fn remove(&self, collection: &str, key: &str, version: u64, now: UnixTime) -> Result<bool, StoreError> {
+        let t = table(collection)?;
+        let c = self.client().await?;
+        let sql =
+            format!("DELETE FROM {t} WHERE key = $1 AND version = $2 AND (expires_at IS NULL OR expires_at > $3)");
+        let stmt = c.prepare_cached(&sql).await.map_err(unavailable)?;
+        let n = c.execute(&stmt, &[&key, &(version as i64), &now.0]).await.map_err(unavailable)?;
+        Ok(n == 1)
+    }
+
+    async fn count(&self, collection: &str, prefix: &str, now: UnixTime) -> Result<u64, StoreError> {
+        let t = table(collection)?;
+        let c = self.client().await?;
+        let sql =
+            format!("SELECT count(*) FROM {t} WHERE starts_with(key, $1) AND (expires_at IS NULL OR expires_at > $2)");
+        let stmt = c.prepare_cached(&sql).await.map_err(unavailable)?;
+        let found = c.query_one(&stmt, &[&prefix, &now.0]).await.map_err(unavailable)?;
+        Ok(found.get::<_, i64>(0) as u64)
+    }
+
     async fn list(&self, collection: &str, prefix: &str, now: UnixTime) -> Result<Vec<Row>, StoreError> {
         let t = table(collection)?;
         let c = self.client().await?;
         let sql = format!(
-            "SELECT key, body, expires_at FROM {t}
+            "SELECT key, body, expires_at, version FROM {t}
              WHERE starts_with(key, $1) AND (expires_at IS NULL OR expires_at > $2) ORDER BY key COLLATE \"C\""
         );
         let rows = c.query(&sql, &[&prefix, &now.0]).await.map_err(unavailable)?;
-        Ok(rows.into_iter().map(|r| row(r.get(0), r.get(1), r.get(2))).collect())
+        Ok(rows.into_iter().map(|r| row(r.get(0), r.get(1), r.get(2), r.get(3))).collect())
     }
 
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
         let c = self.client().await?;
         let mut purged = 0;
         for t in COLLECTIONS {
-            let sql = format!("DELETE FROM {t} WHERE expires_at IS NOT NULL AND expires_at <= $1");
-            purged += c.execute(&sql, &[&now.0]).await.map_err(unavailable)?;
+            // Short statements, so a large purge never holds many row locks at once.
+            let sql = format!(
+                "DELETE FROM {t} WHERE key IN
+                 (SELECT key FROM {t} WHERE expires_at IS NOT NULL AND expires_at <= $1 LIMIT $2)"
+            );
+            loop {
+                let deleted = c.execute(&sql, &[&now.0, &PURGE_BATCH]).await.map_err(unavailable)?;
+                purged += deleted;
+                if deleted < PURGE_BATCH as u64 {
+                    break;
+                }
+            }
         }
         Ok(purged)
     }

@@ -43,8 +43,26 @@ fn open(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-fn row(key: String, body: String, expires_at: Option<i64>) -> Row {
-    Row { key, body, expires_at: expires_at.map(UnixTime) }
+fn row(key: String, body: String, expires_at: Option<i64>, version: i64) -> Row {
+    Row { key, body, expires_at: expires_at.map(UnixTime), version: version as u64 }
+}
+
+/// The exclusive upper bound of the keys that start with `prefix`, so prefix scans use the
+/// primary-key index: no key holds a character above U+10FFFF.
+fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
+/// How many expired records one purge transaction deletes, so the one writer connection is
+/// never held for long by a purge.
+const PURGE_BATCH: i64 = 500;
+
+/// Writes a record at the next version.
+fn upsert(t: &str) -> String {
+    format!(
+        "INSERT INTO {t} (key, body, expires_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(key) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at, version = {t}.version + 1"
+    )
 }
 
 fn live(expires_at: Option<i64>, now: UnixTime) -> bool {
@@ -62,11 +80,24 @@ impl SqliteStore {
         let mut schema = String::new();
         for c in COLLECTIONS {
             schema.push_str(&format!(
-                "CREATE TABLE IF NOT EXISTS {c} (key TEXT PRIMARY KEY, body TEXT NOT NULL, expires_at INTEGER);
+                "CREATE TABLE IF NOT EXISTS {c} (key TEXT PRIMARY KEY, body TEXT NOT NULL, expires_at INTEGER,
+                     version INTEGER NOT NULL DEFAULT 1);
                  CREATE INDEX IF NOT EXISTS {c}_expiry ON {c}(expires_at) WHERE expires_at IS NOT NULL;"
             ));
         }
         writer.execute_batch(&schema).map_err(unavailable)?;
+        // Databases made before records had versions gain the column.
+        for c in COLLECTIONS {
+            let has_version = writer
+                .prepare(&format!("SELECT 1 FROM pragma_table_info('{c}') WHERE name = 'version'"))
+                .and_then(|mut s| s.exists([]))
+                .map_err(unavailable)?;
+            if !has_version {
+                writer
+                    .execute_batch(&format!("ALTER TABLE {c} ADD COLUMN version INTEGER NOT NULL DEFAULT 1"))
+                    .map_err(unavailable)?;
+            }
+        }
         let readers = (0..readers.max(1)).map(|_| open(path, true)).collect::<Result<Vec<_>, _>>()?;
         Ok(Self { writer: Pool::new(vec![writer]), readers: Pool::new(readers) })
     }
@@ -80,10 +111,11 @@ impl Store for SqliteStore {
         self.readers
             .run(move |c| {
                 let sql = format!(
-                    "SELECT body, expires_at FROM {t} WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)"
+                    "SELECT body, expires_at, version FROM {t}
+                     WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)"
                 );
                 c.prepare_cached(&sql)?
-                    .query_row(params![key, now.0], |r| Ok(row(key.clone(), r.get(0)?, r.get(1)?)))
+                    .query_row(params![key, now.0], |r| Ok(row(key.clone(), r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()
             })
             .await?
@@ -96,7 +128,7 @@ impl Store for SqliteStore {
             .run(move |c| {
                 let sql = format!(
                     "INSERT INTO {t} (key, body, expires_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(key) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at
+                     ON CONFLICT(key) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at, version = 1
                      WHERE {t}.expires_at IS NOT NULL AND {t}.expires_at <= ?4"
                 );
                 c.prepare_cached(&sql)?.execute(params![row.key, row.body, row.expires_at.map(|e| e.0), now.0])
@@ -110,11 +142,7 @@ impl Store for SqliteStore {
         let t = table(collection)?;
         self.writer
             .run(move |c| {
-                let sql = format!(
-                    "INSERT INTO {t} (key, body, expires_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(key) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at"
-                );
-                c.prepare_cached(&sql)?.execute(params![row.key, row.body, row.expires_at.map(|e| e.0)])
+                c.prepare_cached(&upsert(t))?.execute(params![row.key, row.body, row.expires_at.map(|e| e.0)])
             })
             .await?
             .map(drop)
@@ -127,16 +155,12 @@ impl Store for SqliteStore {
             .run(move |c| {
                 let tx = c.transaction()?;
                 let previous = tx
-                    .prepare_cached(&format!("SELECT body, expires_at FROM {t} WHERE key = ?1"))?
-                    .query_row(params![row.key], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?)))
+                    .prepare_cached(&format!("SELECT body, expires_at, version FROM {t} WHERE key = ?1"))?
+                    .query_row(params![row.key], |r| Ok(self::row(row.key.clone(), r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()?;
-                tx.prepare_cached(&format!(
-                    "INSERT INTO {t} (key, body, expires_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(key) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at"
-                ))?
-                .execute(params![row.key, row.body, row.expires_at.map(|e| e.0)])?;
+                tx.prepare_cached(&upsert(t))?.execute(params![row.key, row.body, row.expires_at.map(|e| e.0)])?;
                 tx.commit()?;
-                Ok(previous.filter(|(_, e)| live(*e, now)).map(|(body, e)| self::row(row.key.clone(), body, e)))
+                Ok(previous.filter(|p| live(p.expires_at.map(|e| e.0), now)))
             })
             .await?
             .map_err(unavailable)
@@ -147,10 +171,10 @@ impl Store for SqliteStore {
         let key = key.to_owned();
         self.writer
             .run(move |c| {
-                c.prepare_cached(&format!("DELETE FROM {t} WHERE key = ?1 RETURNING body, expires_at"))?
-                    .query_row(params![key], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?)))
+                c.prepare_cached(&format!("DELETE FROM {t} WHERE key = ?1 RETURNING body, expires_at, version"))?
+                    .query_row(params![key], |r| Ok(row(key.clone(), r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()
-                    .map(|found| found.filter(|(_, e)| live(*e, now)).map(|(body, e)| row(key.clone(), body, e)))
+                    .map(|found| found.filter(|r| live(r.expires_at.map(|e| e.0), now)))
             })
             .await?
             .map_err(unavailable)
@@ -160,17 +184,69 @@ impl Store for SqliteStore {
         Ok(self.take(collection, key, now).await?.is_some())
     }
 
-    async fn list(&self, collection: &str, prefix: &str, now: UnixTime) -> Result<Vec<Row>, StoreError> {
+    async fn update(&self, collection: &str, row: Row, now: UnixTime) -> Result<Option<u64>, StoreError> {
         let t = table(collection)?;
-        let prefix = prefix.to_owned();
+        self.writer
+            .run(move |c| {
+                let sql = format!(
+                    "UPDATE {t} SET body = ?2, expires_at = ?3, version = version + 1
+                     WHERE key = ?1 AND version = ?4 AND (expires_at IS NULL OR expires_at > ?5)
+                     RETURNING version"
+                );
+                c.prepare_cached(&sql)?
+                    .query_row(
+                        params![row.key, row.body, row.expires_at.map(|e| e.0), row.version as i64, now.0],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .optional()
+                    .map(|v| v.map(|v| v as u64))
+            })
+            .await?
+            .map_err(unavailable)
+    }
+
+    async fn remove(&self, collection: &str, key: &str, version: u64, now: UnixTime) -> Result<bool, StoreError> {
+        let t = table(collection)?;
+        let key = key.to_owned();
+        self.writer
+            .run(move |c| {
+                let sql = format!(
+                    "DELETE FROM {t} WHERE key = ?1 AND version = ?2 AND (expires_at IS NULL OR expires_at > ?3)"
+                );
+                c.prepare_cached(&sql)?.execute(params![key, version as i64, now.0])
+            })
+            .await?
+            .map(|n| n == 1)
+            .map_err(unavailable)
+    }
+
+    async fn count(&self, collection: &str, prefix: &str, now: UnixTime) -> Result<u64, StoreError> {
+        let t = table(collection)?;
+        let (start, end) = (prefix.to_owned(), prefix_end(prefix));
         self.readers
             .run(move |c| {
                 let sql = format!(
-                    "SELECT key, body, expires_at FROM {t}
-                     WHERE substr(key, 1, length(?1)) = ?1 AND (expires_at IS NULL OR expires_at > ?2) ORDER BY key"
+                    "SELECT count(*) FROM {t} WHERE key >= ?1 AND key < ?2 AND (expires_at IS NULL OR expires_at > ?3)"
+                );
+                c.prepare_cached(&sql)?.query_row(params![start, end, now.0], |r| r.get::<_, i64>(0))
+            })
+            .await?
+            .map(|n| n as u64)
+            .map_err(unavailable)
+    }
+
+    async fn list(&self, collection: &str, prefix: &str, now: UnixTime) -> Result<Vec<Row>, StoreError> {
+        let t = table(collection)?;
+        let (start, end) = (prefix.to_owned(), prefix_end(prefix));
+        self.readers
+            .run(move |c| {
+                let sql = format!(
+                    "SELECT key, body, expires_at, version FROM {t}
+                     WHERE key >= ?1 AND key < ?2 AND (expires_at IS NULL OR expires_at > ?3) ORDER BY key"
                 );
                 let mut stmt = c.prepare_cached(&sql)?;
-                let rows = stmt.query_map(params![prefix, now.0], |r| Ok(row(r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                let rows = stmt
+                    .query_map(params![start, end, now.0], |r| Ok(row(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
                 rows.collect::<Result<Vec<_>, _>>()
             })
             .await?
@@ -178,19 +254,29 @@ impl Store for SqliteStore {
     }
 
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
-        self.writer
-            .run(move |c| {
-                let mut purged = 0u64;
-                for t in COLLECTIONS {
-                    purged += c.execute(
-                        &format!("DELETE FROM {t} WHERE expires_at IS NOT NULL AND expires_at <= ?1"),
-                        params![now.0],
-                    )? as u64;
+        let mut purged = 0u64;
+        for t in COLLECTIONS {
+            // One short transaction per batch: writes of requests get the writer in between.
+            loop {
+                let deleted = self
+                    .writer
+                    .run(move |c| {
+                        let sql = format!(
+                            "DELETE FROM {t} WHERE key IN
+                             (SELECT key FROM {t} WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)"
+                        );
+                        c.prepare_cached(&sql)?.execute(params![now.0, PURGE_BATCH])
+                    })
+                    .await?
+                    .map_err(unavailable)? as u64;
+                purged += deleted;
+                if deleted < PURGE_BATCH as u64 {
+                    break;
                 }
-                Ok(purged)
-            })
-            .await?
-            .map_err(unavailable)
+                tokio::task::yield_now().await;
+            }
+        }
+        Ok(purged)
     }
 
     fn pool_stats(&self) -> Option<PoolStats> {
@@ -219,6 +305,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_database_from_before_versions_gains_them() {
+        use gatehouse_protocol::store::{Row, Store};
+        use gatehouse_protocol::world::UnixTime;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        {
+            let old = rusqlite::Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE authz_sessions (key TEXT PRIMARY KEY, body TEXT NOT NULL, expires_at INTEGER);
+                 INSERT INTO authz_sessions VALUES ('s', 'old', NULL);",
+            )
+            .unwrap();
+        }
+        let store = super::SqliteStore::open(&path, 1).unwrap();
+        let read = store.get("authz_sessions", "s", UnixTime(0)).await.unwrap().unwrap();
+        assert_eq!((read.body.as_str(), read.version), ("old", 1));
+        let next = store.update("authz_sessions", Row { body: "new".into(), ..read }, UnixTime(0)).await.unwrap();
+        assert_eq!(next, Some(2));
+    }
+
+    #[tokio::test]
     async fn sqlite_store_keeps_records_across_reopen() {
         use gatehouse_protocol::store::{Row, Store};
         use gatehouse_protocol::world::UnixTime;
@@ -226,7 +333,7 @@ mod tests {
         let path = dir.path().join("db.sqlite");
         {
             let store = super::SqliteStore::open(&path, 1).unwrap();
-            store.put("clients", Row { key: "c1".into(), body: "{}".into(), expires_at: None }).await.unwrap();
+            store.put("clients", Row::new("c1", "{}", None)).await.unwrap();
         }
         let store = super::SqliteStore::open(&path, 1).unwrap();
         assert!(store.get("clients", "c1", UnixTime(0)).await.unwrap().is_some());

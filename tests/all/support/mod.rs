@@ -200,11 +200,12 @@ admin_token_hashes = ["{admin}"]
         query.to_owned()
     }
 
-    /// Starts an authorization session the way a front-end does.
-    pub async fn start_session(&self, query: &str, sub_sid: Option<&str>, data: Option<Value>) -> Value {
+    /// Starts an authorization session the way a front-end does, with the SSO credential
+    /// from the browser's cookie, if any.
+    pub async fn start_session(&self, query: &str, sso_token: Option<&str>, data: Option<Value>) -> Value {
         let mut body = json!({ "query": query });
-        if let Some(s) = sub_sid {
-            body["sub_sid"] = json!(s);
+        if let Some(s) = sso_token {
+            body["sso_token"] = json!(s);
         }
         if let Some(d) = data {
             body["data"] = d;

@@ -38,6 +38,29 @@ pub struct Login {
     pub userinfo: Value,
 }
 
+impl Login {
+    /// Everything the RP received, with JWTs decoded: the tokens as text, their headers and
+    /// payloads, and the UserInfo claims.
+    pub fn raw_tokens(&self) -> String {
+        use base64::Engine;
+        let mut out = vec![self.tokens.access_token().secret().clone(), self.userinfo.to_string()];
+        if let Some(id) = openidconnect::TokenResponse::id_token(&self.tokens) {
+            out.push(id.to_string());
+        }
+        if let Some(r) = self.tokens.refresh_token() {
+            out.push(r.secret().clone());
+        }
+        let decoded: Vec<String> = out
+            .iter()
+            .flat_map(|t| t.split('.'))
+            .filter_map(|part| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).ok())
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .collect();
+        out.extend(decoded);
+        out.join("\n")
+    }
+}
+
 impl Rp {
     /// Discovers the provider and configures the client registered as `info`.
     pub async fn new(server: &TestServer, info: &Value) -> Self {
@@ -158,19 +181,20 @@ impl Rp {
 }
 
 /// Runs a whole login for `subject` with `consent`, playing the front-end through the API.
-/// Returns the final prompt and what the RP got.
+/// Returns the consent prompt (which names the subject session and carries its new SSO
+/// credential) and what the RP got.
 pub async fn login(server: &TestServer, rp: &Rp, scopes: &[&str], subject: Value, consent: Value) -> (Value, Login) {
     let pending = rp.authorize(scopes, &[]);
     let query = server.browse_authorize(&pending.url).await;
     let prompt = server.start_session(&query, None, None).await;
     assert_eq!(prompt["type"], "auth", "{prompt}");
     let sid = prompt["sid"].as_str().unwrap().to_owned();
-    let prompt = server.submit_subject(&sid, subject).await;
-    assert_eq!(prompt["type"], "consent", "{prompt}");
+    let consent_prompt = server.submit_subject(&sid, subject).await;
+    assert_eq!(consent_prompt["type"], "consent", "{consent_prompt}");
     let prompt = server.submit_consent(&sid, consent).await;
     assert_eq!(prompt["type"], "response", "{prompt}");
     let login = rp.finish(server, pending, prompt["uri"].as_str().unwrap()).await;
-    (prompt, login)
+    (consent_prompt, login)
 }
 
 /// Sends the browser to the provider with a new request from `rp` and starts the front-end's

@@ -9,6 +9,7 @@ mod claims;
 mod client;
 mod duplicates;
 mod id_token_hint;
+mod limits;
 mod max_age;
 mod pkce;
 mod prompt;
@@ -38,17 +39,13 @@ impl Params {
         self.0.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str())
     }
 
-    /// Names that occur more than once.
+    /// Names that occur more than once, in the order of their second occurrence.
     pub fn repeated(&self) -> Vec<&str> {
-        let mut seen: Vec<&str> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut repeated = Vec::new();
         for (k, _) in &self.0 {
-            if seen.contains(&k.as_str()) {
-                if !repeated.contains(&k.as_str()) {
-                    repeated.push(k.as_str());
-                }
-            } else {
-                seen.push(k.as_str());
+            if !seen.insert(k.as_str()) && !repeated.contains(&k.as_str()) {
+                repeated.push(k.as_str());
             }
         }
         repeated
@@ -76,6 +73,13 @@ pub struct RedirectTarget {
     pub state: Option<String>,
 }
 
+impl RedirectTarget {
+    /// Where the response to a validated request goes.
+    pub fn of(request: &AuthorizationRequest) -> Self {
+        Self { uri: request.redirect_uri.clone(), mode: request.response_mode, state: request.state.clone() }
+    }
+}
+
 /// The request as the checks build it up.
 #[derive(Debug)]
 pub(crate) struct Draft<'a> {
@@ -101,6 +105,7 @@ type Check = fn(&Provider, &mut Draft<'_>) -> Result<(), OAuthError>;
 
 /// Checks whose errors go back to the client, in order.
 const AFTER_REDIRECT: &[Check] = &[
+    limits::check,
     duplicates::check,
     response_mode::check,
     request_object::check,
@@ -125,7 +130,8 @@ pub async fn validate(provider: &Provider, params: &Params) -> Result<(Authoriza
             let to = RedirectTarget {
                 uri: draft.redirect_uri.clone().expect("verified before these checks"),
                 mode: draft.response_mode,
-                state: params.get("state").map(str::to_owned),
+                // A `state` beyond its bound is not echoed back.
+                state: params.get("state").filter(|s| limits::within("state", s)).map(str::to_owned),
             };
             return Err(Rejection::Redirect { error, to });
         }

@@ -42,7 +42,7 @@ pub(super) async fn grant(provider: &Provider, client: &Client, form: &Params) -
         None => return Err(OAuthError::invalid_grant("the authorization code is invalid or has expired")),
     }
     let grant = match grant {
-        Some(g) if !g.revoked => g,
+        Some(g) if g.serves(client) => g,
         _ => return Err(OAuthError::invalid_grant("the authorization behind this code has been revoked")),
     };
     issue::for_grant(provider, client, &grant, &grant.scope, record.nonce.as_deref(), true).await

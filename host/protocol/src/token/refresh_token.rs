@@ -24,7 +24,7 @@ pub(super) async fn grant(provider: &Provider, client: &Client, form: &Params) -
         return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
     }
     let grant = match GRANTS.get(provider.store(), &record.grant_id, now).await? {
-        Some(g) if !g.revoked => g,
+        Some(g) if g.serves(client) => g,
         _ => return Err(invalid()),
     };
     let scope = match form.get("scope") {
