@@ -118,6 +118,14 @@ pub async fn serve(
     Ok(())
 }
 
+/// Parses a count that must be at least 1 (a command-line value parser).
+pub fn positive(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{s:?} is not a whole number of at least 1")),
+    }
+}
+
 /// Declares a `clap::Args` struct `$name` with the listener's options, each with an
 /// environment variable named `$prefix` followed by the option's name in capitals
 /// (`"DEMO_RP_"` gives `DEMO_RP_HEADER_READ_TIMEOUT`, …), and its conversion into [`Limits`].
@@ -130,25 +138,25 @@ macro_rules! limits_args {
         pub struct $name {
             /// How long a request's headers may take to arrive; a slower client is cut off.
             #[arg(long, env = concat!($prefix, "HEADER_READ_TIMEOUT"),
-                          default_value_t = $crate::Limits::default().header_read_timeout.into())]
+                                  default_value_t = $crate::Limits::default().header_read_timeout.into())]
             header_read_timeout: $crate::humantime::Duration,
             /// How long a request's body may take to arrive; a slower one gets 408.
             #[arg(long, env = concat!($prefix, "BODY_TIMEOUT"),
-                          default_value_t = $crate::Limits::default().body_timeout.into())]
+                                  default_value_t = $crate::Limits::default().body_timeout.into())]
             body_timeout: $crate::humantime::Duration,
             /// How long a kept-alive connection may wait for its next request.
             #[arg(long, env = concat!($prefix, "IDLE_TIMEOUT"),
-                          default_value_t = $crate::Limits::default().idle_timeout.into())]
+                                  default_value_t = $crate::Limits::default().idle_timeout.into())]
             idle_timeout: $crate::humantime::Duration,
             /// How many connections may be open at once; more wait to be accepted.
             #[arg(long, env = concat!($prefix, "MAX_CONNECTIONS"),
-                          default_value_t = $crate::Limits::default().max_connections,
-                          value_parser = $crate::clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+                                  default_value_t = $crate::Limits::default().max_connections,
+                                  value_parser = $crate::positive)]
             max_connections: usize,
             /// How many requests may be handled at once; more get 503.
             #[arg(long, env = concat!($prefix, "MAX_REQUESTS"),
-                          default_value_t = $crate::Limits::default().max_requests,
-                          value_parser = $crate::clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+                                  default_value_t = $crate::Limits::default().max_requests,
+                                  value_parser = $crate::positive)]
             max_requests: usize,
         }
 
