@@ -137,26 +137,24 @@ macro_rules! limits_args {
         #[derive($crate::clap::Args)]
         pub struct $name {
             /// How long a request's headers may take to arrive; a slower client is cut off.
-            #[arg(long, env = concat!($prefix, "HEADER_READ_TIMEOUT"),
-                                  default_value_t = $crate::Limits::default().header_read_timeout.into())]
+            #[arg(long, env = concat!($prefix, "HEADER_READ_TIMEOUT"))]
+            #[arg(default_value_t = $crate::Limits::default().header_read_timeout.into())]
             header_read_timeout: $crate::humantime::Duration,
             /// How long a request's body may take to arrive; a slower one gets 408.
-            #[arg(long, env = concat!($prefix, "BODY_TIMEOUT"),
-                                  default_value_t = $crate::Limits::default().body_timeout.into())]
+            #[arg(long, env = concat!($prefix, "BODY_TIMEOUT"))]
+            #[arg(default_value_t = $crate::Limits::default().body_timeout.into())]
             body_timeout: $crate::humantime::Duration,
             /// How long a kept-alive connection may wait for its next request.
-            #[arg(long, env = concat!($prefix, "IDLE_TIMEOUT"),
-                                  default_value_t = $crate::Limits::default().idle_timeout.into())]
+            #[arg(long, env = concat!($prefix, "IDLE_TIMEOUT"))]
+            #[arg(default_value_t = $crate::Limits::default().idle_timeout.into())]
             idle_timeout: $crate::humantime::Duration,
             /// How many connections may be open at once; more wait to be accepted.
-            #[arg(long, env = concat!($prefix, "MAX_CONNECTIONS"),
-                                  default_value_t = $crate::Limits::default().max_connections,
-                                  value_parser = $crate::positive)]
+            #[arg(long, env = concat!($prefix, "MAX_CONNECTIONS"))]
+            #[arg(default_value_t = $crate::Limits::default().max_connections, value_parser = $crate::positive)]
             max_connections: usize,
             /// How many requests may be handled at once; more get 503.
-            #[arg(long, env = concat!($prefix, "MAX_REQUESTS"),
-                                  default_value_t = $crate::Limits::default().max_requests,
-                                  value_parser = $crate::positive)]
+            #[arg(long, env = concat!($prefix, "MAX_REQUESTS"))]
+            #[arg(default_value_t = $crate::Limits::default().max_requests, value_parser = $crate::positive)]
             max_requests: usize,
         }
 
