@@ -13,8 +13,9 @@
 //!                    calls UserInfo and shows what came back
 //! ```
 //!
-//! The pending logins (state → PKCE verifier and nonce) are kept in memory for ten minutes;
-//! a cookie binds each one to the browser that started it.
+//! The pending logins (state → PKCE verifier and nonce) are kept in memory for ten minutes, at
+//! most `max_pending` of them (expired ones are purged when the map is full; beyond that, a
+//! new login gets an error page); a cookie binds each one to the browser that started it.
 
 mod pages;
 
@@ -48,6 +49,9 @@ pub const SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 /// How long a started login may take.
 const PENDING_TTL: Duration = Duration::from_secs(600);
 
+/// How many logins may be pending at once, by default.
+pub const DEFAULT_MAX_PENDING: usize = 10_000;
+
 /// The cookie that binds a pending login to the browser that started it.
 const STATE_COOKIE: &str = "demo_rp_state";
 
@@ -59,6 +63,8 @@ pub struct Config {
     pub admin_token: String,
     /// This app's own base URL; the redirect URI is `<base_url>/callback`.
     pub base_url: Url,
+    /// How many logins may be pending (started, not yet back) at once.
+    pub max_pending: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -67,6 +73,7 @@ impl std::fmt::Debug for Config {
             .field("issuer", &self.issuer.as_str())
             .field("admin_token", &"<redacted>")
             .field("base_url", &self.base_url.as_str())
+            .field("max_pending", &self.max_pending)
             .finish()
     }
 }
@@ -86,13 +93,18 @@ struct Rp {
     http: reqwest::Client,
     issuer: String,
     pending: Mutex<HashMap<String, Pending>>,
+    max_pending: usize,
 }
 
 /// Registers the demo client, discovers the provider and returns the demo's routes.
 pub async fn app(config: Config) -> anyhow::Result<Router> {
     // Following redirects would let a provider's answer steer requests elsewhere (SSRF); the
-    // openidconnect crate asks for a client that does not.
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    // openidconnect crate asks for a client that does not. A provider that stops answering
+    // must not hold a browser's request for ever.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(15))
+        .build()?;
     let issuer = config.issuer.as_str().trim_end_matches('/').to_owned();
     let redirect_uri = format!("{}/callback", config.base_url.as_str().trim_end_matches('/'));
     let secret = register(&http, &issuer, &config.admin_token, &config.base_url, &redirect_uri).await?;
@@ -102,7 +114,7 @@ pub async fn app(config: Config) -> anyhow::Result<Router> {
     let client =
         CoreClient::from_provider_metadata(metadata, ClientId::new(CLIENT_ID.into()), Some(ClientSecret::new(secret)))
             .set_redirect_uri(RedirectUrl::new(redirect_uri)?);
-    let rp = Rp { client, http, issuer, pending: Mutex::new(HashMap::new()) };
+    let rp = Rp { client, http, issuer, pending: Mutex::new(HashMap::new()), max_pending: config.max_pending.max(1) };
     Ok(Router::new()
         .route("/", get(home))
         .route("/login", get(login))
@@ -180,7 +192,22 @@ async fn login(State(rp): State<Arc<Rp>>, Query(q): Query<HashMap<String, String
     let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
     {
         let mut pending = rp.pending.lock().unwrap_or_else(|e| e.into_inner());
-        pending.retain(|_, p| p.started.elapsed() < PENDING_TTL);
+        if pending.len() >= rp.max_pending {
+            pending.retain(|_, p| p.started.elapsed() < PENDING_TTL);
+        }
+        if pending.len() >= rp.max_pending {
+            tracing::warn!(max = rp.max_pending, "too many pending logins; a new one is refused");
+            let mut response = page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                pages::failure(
+                    "Too many sign-ins in progress",
+                    "This app is waiting for the return of as many sign-ins as it keeps track of. Try again in a few minutes.",
+                    None,
+                ),
+            );
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            return response;
+        }
         pending.insert(state.secret().clone(), Pending { verifier, nonce, started: Instant::now() });
     }
     let cookie = format!("{STATE_COOKIE}={}; Path=/callback; HttpOnly; SameSite=Lax; Max-Age=600", state.secret());

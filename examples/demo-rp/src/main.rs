@@ -5,8 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use gatehouse_demo_rp::{Config, app};
+use gatehouse_demo_rp::{Config, DEFAULT_MAX_PENDING, app};
+use gatehouse_example_listener::positive;
 use url::Url;
+
+gatehouse_example_listener::limits_args!(Listener, "DEMO_RP_");
 
 #[derive(Parser)]
 #[command(version, about = "A demo OpenID Connect relying party for Gatehouse")]
@@ -27,6 +30,12 @@ struct Cli {
     /// This app's base URL as browsers reach it; the redirect URI is <base-url>/callback.
     #[arg(long, env = "DEMO_RP_BASE_URL", default_value = "http://127.0.0.1:8082")]
     base_url: Url,
+    /// How many logins may be pending (sent to the provider, not yet back) at once; more get
+    /// an error page.
+    #[arg(long, env = "DEMO_RP_MAX_PENDING_LOGINS", default_value_t = DEFAULT_MAX_PENDING, value_parser = positive)]
+    max_pending_logins: usize,
+    #[command(flatten)]
+    listener: Listener,
 }
 
 #[tokio::main]
@@ -58,14 +67,14 @@ async fn run() -> anyhow::Result<()> {
             .to_owned(),
     };
     let base_url = cli.base_url.clone();
-    let router = app(Config { issuer: cli.issuer, admin_token, base_url }).await?;
+    let config = Config { issuer: cli.issuer, admin_token, base_url, max_pending: cli.max_pending_logins };
+    let router = app(config).await?;
     let listener =
         tokio::net::TcpListener::bind(cli.listen).await.with_context(|| format!("cannot listen on {}", cli.listen))?;
     tracing::info!(listen = %cli.listen, "demo RP ready: open {}", cli.base_url);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    gatehouse_example_listener::serve(listener, router, cli.listener.into(), shutdown).await?;
     Ok(())
 }

@@ -173,7 +173,12 @@ impl Api {
     pub fn new(gatehouse: &Url, token: String) -> reqwest::Result<Api> {
         let base = format!("{}/authz-sessions/v1", gatehouse.as_str().trim_end_matches('/'));
         // The API never redirects; a redirect would only ever carry the token somewhere else.
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+        // A provider that stops answering must not hold a browser's request (and the
+        // listener's request slot) for ever.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(15))
+            .build()?;
         Ok(Api { base, token, http })
     }
 

@@ -2,13 +2,14 @@
 //!
 //! Gatehouse has no login pages of its own: its authorization endpoint sends the browser here
 //! (`frontend.login_url`), and this app drives the provider's authorization-session API until
-//! the provider gives the final redirect. The app is stateless: what it must remember between
-//! two pages lives in the session's `data` object at the provider and in the session id, which
-//! each form carries in a hidden field.
+//! the provider gives the final redirect. The login flow is stateless: what it must remember
+//! between two pages lives in the session's `data` object at the provider and in the session
+//! id, which each form carries in a hidden field. The one table of its own is the throttle of
+//! password attempts ([`throttle`]), which must outlive sessions.
 //!
 //! ```text
 //!   GET  /login?<authentication request>  → start a session, render its prompt
-//!   POST /login    (sid, username, password) → PUT subject, or count the failure in `data`
+//!   POST /login    (sid, username, password) → PUT subject, or count the failure (throttle)
 //!   POST /consent  (sid, scope…, claim…, remember, decision) → PUT consent, or DELETE (deny)
 //! ```
 //!
@@ -17,16 +18,21 @@
 //! redirect to the client (or post a form for `form_post`), `error` → an error page that never
 //! redirects.
 
+mod address;
 pub mod api;
 pub mod consent;
+pub mod gate;
 mod pages;
+pub mod throttle;
 pub mod users;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -37,16 +43,13 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+pub use ipnet::IpNet;
+
 use crate::api::{Api, ApiError, Data, Prompt, ResponseMode};
+use crate::gate::Gate;
 use crate::pages::LoginNotes;
+use crate::throttle::{Clock, SystemClock, Throttle};
 pub use crate::users::Users;
-
-/// Failed password attempts allowed in one authorization session; the next one ends it with
-/// `access_denied`.
-pub const MAX_FAILED_LOGINS: u64 = 5;
-
-/// The `data` member counting failed password attempts.
-pub const FAILED_LOGINS: &str = "failed_logins";
 
 /// The `data` member binding the session to the browser that started it (see [`app`]).
 pub const BROWSER: &str = "browser";
@@ -62,6 +65,17 @@ pub struct Config {
     pub cookie_name: String,
     /// Mark cookies `Secure` (set this when the front-end is served over https).
     pub secure_cookies: bool,
+    /// How password attempts are throttled, per account and per client address.
+    pub throttle: throttle::Policy,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (none: the peer address is
+    /// the client's).
+    pub trusted_proxies: Vec<IpNet>,
+    /// How many Argon2 verifications may run at once.
+    pub argon2_concurrency: usize,
+    /// How long a login waits for a verification slot before it is asked to try again.
+    pub argon2_wait: Duration,
+    /// The throttle's clock.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Config {
@@ -73,6 +87,11 @@ impl Config {
             users,
             cookie_name: "gatehouse_sso".into(),
             secure_cookies: false,
+            throttle: throttle::Policy::default(),
+            trusted_proxies: Vec::new(),
+            argon2_concurrency: gate::cores(),
+            argon2_wait: gate::DEFAULT_WAIT,
+            clock: Arc::new(SystemClock),
         })
     }
 }
@@ -85,9 +104,17 @@ struct App {
     /// another browser (login CSRF) does not carry it.
     browser_cookie: String,
     secure_cookies: bool,
+    throttle: Throttle,
+    trusted_proxies: Vec<IpNet>,
+    argon2: Gate,
 }
 
-/// The front-end's routes.
+/// The largest form the front-end reads.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// The front-end's routes. They need the peer address as `ConnectInfo<SocketAddr>`: serve
+/// them with `gatehouse_example_listener::serve` (as `gatehouse-login` does), or with
+/// `axum::serve` and `into_make_service_with_connect_info::<SocketAddr>()`.
 pub fn app(config: Config) -> Router {
     let app = App {
         api: config.api,
@@ -95,11 +122,15 @@ pub fn app(config: Config) -> Router {
         browser_cookie: format!("{}_browser", config.cookie_name),
         sso_cookie: config.cookie_name,
         secure_cookies: config.secure_cookies,
+        throttle: Throttle::new(config.throttle, config.clock),
+        trusted_proxies: config.trusted_proxies,
+        argon2: Gate::new(config.argon2_concurrency, config.argon2_wait),
     };
     Router::new()
         .route("/login", get(start).post(login))
         .route("/consent", post(consent))
         .fallback(|| async { error_page(StatusCode::NOT_FOUND, "Page not found", "There is nothing here.", None) })
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .with_state(Arc::new(app))
 }
 
@@ -136,46 +167,64 @@ async fn start(State(app): State<Arc<App>>, RawQuery(query): RawQuery, headers: 
     response
 }
 
-/// `POST /login`: checks the password; on success the subject goes to the provider, on failure
-/// the count in `data` goes up until the session is denied.
-async fn login(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+/// `POST /login`: checks the password, unless the account or the client address is throttled;
+/// on success the subject goes to the provider. Every failure shows the same message, whether
+/// the account exists or not.
+async fn login(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form = Fields::parse(&body);
     let sid = form.get("sid").unwrap_or_default();
     let prompt = match app.current(sid, &headers).await {
         Ok(p) => p,
         Err(page) => return page,
     };
-    let Prompt::Auth { data, .. } = &prompt else {
+    if !matches!(prompt, Prompt::Auth { .. }) {
         // The session moved on (a second submit, another tab): show where it stands.
         return app.render(Ok(prompt), LoginNotes::default());
-    };
+    }
     let username = form.get("username").unwrap_or_default().trim().to_owned();
     let password = form.get("password").unwrap_or_default().to_owned();
+    let client = address::client(peer.ip(), &headers, &app.trusted_proxies);
+    let again = |status: StatusCode, error: &str, retry_after: Option<u64>, prompt: Prompt| {
+        let notes = LoginNotes { error: Some(error), username: Some(&username), ..Default::default() };
+        let mut response = app.render(Ok(prompt), notes);
+        *response.status_mut() = status;
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    };
+    if let Err(wait) = app.throttle.begin(&username, client) {
+        // Not checked at all: a throttled guess costs no Argon2 verification.
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        tracing::info!(%client, seconds, "password attempt throttled");
+        let unit = if seconds == 1 { "second" } else { "seconds" };
+        let error = format!("Too many sign-in attempts. Try again in {seconds} {unit}.");
+        return again(StatusCode::TOO_MANY_REQUESTS, &error, Some(seconds), prompt);
+    }
     let users = app.users.clone();
     let name = username.clone();
-    let user = tokio::task::spawn_blocking(move || users.verify(&name, &password)).await.ok().flatten();
-    if let Some(user) = user {
-        let subject = json!({ "sub": user.sub, "acr": PASSWORD_ACR, "amr": ["pwd"], "claims": user.claims });
-        return app.render(app.api.subject(sid, subject).await, LoginNotes::default());
+    match app.argon2.run(move || users.verify(&name, &password)).await {
+        Ok(Some(user)) => {
+            app.throttle.succeeded(&username, client);
+            let subject = json!({ "sub": user.sub, "acr": PASSWORD_ACR, "amr": ["pwd"], "claims": user.claims });
+            app.render(app.api.subject(sid, subject).await, LoginNotes::default())
+        }
+        Ok(None) => {
+            tracing::info!(%client, "failed password attempt");
+            again(StatusCode::OK, "Wrong username or password.", None, prompt)
+        }
+        Err(gate::Busy) => {
+            app.throttle.refund(&username, client);
+            tracing::warn!("no password verification slot came free in time");
+            let error = "Sign-in is busy right now. Try again in a moment.";
+            again(StatusCode::SERVICE_UNAVAILABLE, error, Some(1), prompt)
+        }
     }
-    let failed = data.get(FAILED_LOGINS).and_then(Value::as_u64).unwrap_or(0) + 1;
-    tracing::info!(failed, "failed password attempt");
-    if failed >= MAX_FAILED_LOGINS {
-        let denied = app.api.deny(sid, "access_denied", "too many failed sign-in attempts").await;
-        return app.render(denied, LoginNotes::default());
-    }
-    let mut data = data.clone();
-    data.insert(FAILED_LOGINS.into(), failed.into());
-    if let Err(e) = app.api.put_data(sid, &data).await {
-        return api_error(e);
-    }
-    let left = MAX_FAILED_LOGINS - failed;
-    let error = format!(
-        "Wrong username or password. {left} more {} before this sign-in is refused.",
-        if left == 1 { "try" } else { "tries" }
-    );
-    let notes = LoginNotes { error: Some(&error), username: Some(&username), ..Default::default() };
-    app.render(Ok(prompt), notes)
 }
 
 /// `POST /consent`: the user's decision goes to the provider.

@@ -1,13 +1,17 @@
 //! `gatehouse-login`: the example login front-end as a program.
 
 use std::io::BufRead;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use gatehouse_login_frontend::{Config, Users, app, users};
+use gatehouse_example_listener::positive;
+use gatehouse_login_frontend::throttle::Policy;
+use gatehouse_login_frontend::{Config, IpNet, Users, app, gate, users};
 use url::Url;
+
+gatehouse_example_listener::limits_args!(Listener, "GATEHOUSE_LOGIN_");
 
 #[derive(Parser)]
 #[command(version, about = "An example login and consent front-end for Gatehouse")]
@@ -49,6 +53,67 @@ struct Serve {
     /// Mark cookies Secure; set it when the front-end is served over https.
     #[arg(long, env = "GATEHOUSE_LOGIN_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For names
+    /// the client; without them the peer address is the client's, and the header is ignored.
+    #[arg(long, env = "GATEHOUSE_LOGIN_TRUSTED_PROXIES", value_delimiter = ',', value_parser = network)]
+    trusted_proxies: Vec<IpNet>,
+    #[command(flatten)]
+    throttle: Throttle,
+    /// How many Argon2 password verifications may run at once (19 MiB each); the default is
+    /// the number of cores.
+    #[arg(long, env = "GATEHOUSE_LOGIN_ARGON2_CONCURRENCY", default_value_t = gate::cores(),
+          value_parser = positive)]
+    argon2_concurrency: usize,
+    /// How long a login waits for a verification slot before it is asked to try again.
+    #[arg(long, env = "GATEHOUSE_LOGIN_ARGON2_WAIT", default_value_t = gate::DEFAULT_WAIT.into())]
+    argon2_wait: humantime::Duration,
+    #[command(flatten)]
+    listener: Listener,
+}
+
+/// The throttle of password attempts (see `throttle.rs` for the curve).
+#[derive(clap::Args)]
+struct Throttle {
+    /// Failed attempts per account before delays start.
+    #[arg(long, env = "GATEHOUSE_LOGIN_ACCOUNT_FREE_ATTEMPTS", default_value_t = Policy::default().account_free_attempts)]
+    account_free_attempts: u32,
+    /// Failed attempts per client address (across accounts) before delays start.
+    #[arg(long, env = "GATEHOUSE_LOGIN_ADDRESS_FREE_ATTEMPTS", default_value_t = Policy::default().address_free_attempts)]
+    address_free_attempts: u32,
+    /// The first delay after the free attempts; it doubles with each further failure.
+    #[arg(long, env = "GATEHOUSE_LOGIN_THROTTLE_BASE_DELAY", default_value_t = Policy::default().base_delay.into())]
+    throttle_base_delay: humantime::Duration,
+    /// The longest delay.
+    #[arg(long, env = "GATEHOUSE_LOGIN_THROTTLE_MAX_DELAY", default_value_t = Policy::default().max_delay.into())]
+    throttle_max_delay: humantime::Duration,
+    /// How long after its last failure an account or address is forgotten.
+    #[arg(long, env = "GATEHOUSE_LOGIN_THROTTLE_FORGET_AFTER", default_value_t = Policy::default().forget_after.into())]
+    throttle_forget_after: humantime::Duration,
+    /// How many accounts and addresses the throttle remembers at most.
+    #[arg(long, env = "GATEHOUSE_LOGIN_THROTTLE_ENTRIES", default_value_t = Policy::default().max_entries,
+          value_parser = positive)]
+    throttle_entries: usize,
+}
+
+impl From<Throttle> for Policy {
+    fn from(t: Throttle) -> Policy {
+        Policy {
+            account_free_attempts: t.account_free_attempts,
+            address_free_attempts: t.address_free_attempts,
+            base_delay: t.throttle_base_delay.into(),
+            max_delay: t.throttle_max_delay.into(),
+            forget_after: t.throttle_forget_after.into(),
+            max_entries: t.throttle_entries,
+        }
+    }
+}
+
+/// A network (`10.0.0.0/8`) or a single address.
+fn network(s: &str) -> Result<IpNet, String> {
+    s.trim()
+        .parse::<IpNet>()
+        .or_else(|_| s.trim().parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{s:?} is neither an IP address nor a network such as 10.0.0.0/8"))
 }
 
 #[tokio::main]
@@ -99,13 +164,16 @@ async fn serve(s: Serve) -> anyhow::Result<()> {
     let mut config = Config::new(&s.gatehouse_url, token, users)?;
     config.cookie_name = s.cookie_name;
     config.secure_cookies = s.secure_cookies;
+    config.trusted_proxies = s.trusted_proxies;
+    config.throttle = s.throttle.into();
+    config.argon2_concurrency = s.argon2_concurrency;
+    config.argon2_wait = s.argon2_wait.into();
     let listener =
         tokio::net::TcpListener::bind(s.listen).await.with_context(|| format!("cannot listen on {}", s.listen))?;
     tracing::info!(listen = %s.listen, gatehouse = %s.gatehouse_url, "login front-end ready: point frontend.login_url at http://{}/login", s.listen);
-    axum::serve(listener, app(config))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    gatehouse_example_listener::serve(listener, app(config), s.listener.into(), shutdown).await?;
     Ok(())
 }

@@ -91,9 +91,15 @@ pub struct Browser {
 
 impl Browser {
     pub fn new() -> Browser {
+        Browser::with_headers(reqwest::header::HeaderMap::new())
+    }
+
+    /// A browser that sends `headers` with every request (as a proxy in front of it would).
+    pub fn with_headers(headers: reqwest::header::HeaderMap) -> Browser {
         let jar = Arc::new(reqwest::cookie::Jar::default());
         let http = reqwest::Client::builder()
             .cookie_provider(jar.clone())
+            .default_headers(headers)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();

@@ -1,9 +1,12 @@
 //! The demo as `scripts/run.sh` runs it, in-process: the provider, the example login front-end
 //! (`examples/login-frontend`) and the demo relying party (`examples/demo-rp`), each on a
 //! loopback port of its own; optionally with the example plugins (`plugins/*/example.toml`)
-//! and the demo directory they talk to (`examples/demo-directory`).
+//! and the demo directory they talk to (`examples/demo-directory`). The front-end and the RP
+//! are served by their own listener (`examples/listener`), as their programs serve them.
 
 use gatehouse_demo_directory::Directory;
+use gatehouse_demo_rp::Config as RpConfig;
+use gatehouse_example_listener::Limits;
 use gatehouse_login_frontend::{Config as FrontendConfig, Users};
 use tokio::net::TcpListener;
 use url::Url;
@@ -37,16 +40,22 @@ pub async fn listener() -> (TcpListener, Url) {
 
 /// The stack without plugins.
 pub async fn stack() -> Stack {
-    start(false).await
+    start(false, |_, _, _| {}).await
+}
+
+/// The stack without plugins, with the front-end's and the RP's configuration and their
+/// listeners' limits changed by `tune` before they start.
+pub async fn stack_with(tune: impl FnOnce(&mut FrontendConfig, &mut RpConfig, &mut Limits)) -> Stack {
+    start(false, tune).await
 }
 
 /// The stack as `scripts/run.sh` runs it: the example plugins in a watched plugin folder, and
 /// the demo directory they talk to.
 pub async fn stack_with_example_plugins() -> Stack {
-    start(true).await
+    start(true, |_, _, _| {}).await
 }
 
-async fn start(with_plugins: bool) -> Stack {
+async fn start(with_plugins: bool, tune: impl FnOnce(&mut FrontendConfig, &mut RpConfig, &mut Limits)) -> Stack {
     let (frontend_listener, frontend) = listener().await;
     let (rp_listener, rp) = listener().await;
     let (mut directory, mut plugins, mut extra) = (None, None, String::new());
@@ -65,21 +74,34 @@ async fn start(with_plugins: bool) -> Stack {
     let provider = Url::parse(&server.base).unwrap();
 
     let users = Users::load(USERS.as_ref()).unwrap();
-    let config = FrontendConfig::new(&provider, AUTHZ_TOKEN.into(), users).unwrap();
-    let frontend_app = gatehouse_login_frontend::app(config);
-    tokio::spawn(async move { axum::serve(frontend_listener, frontend_app).await });
+    let mut frontend_config = FrontendConfig::new(&provider, AUTHZ_TOKEN.into(), users).unwrap();
+    let mut rp_config = rp_config(&server, &rp);
+    let mut limits = Limits::default();
+    tune(&mut frontend_config, &mut rp_config, &mut limits);
 
-    let rp_app = demo_rp(&server, &rp).await;
-    tokio::spawn(async move { axum::serve(rp_listener, rp_app).await });
+    let frontend_app = gatehouse_login_frontend::app(frontend_config);
+    let serve = gatehouse_example_listener::serve(frontend_listener, frontend_app, limits.clone(), pending());
+    tokio::spawn(serve);
+    let rp_app = gatehouse_demo_rp::app(rp_config).await.unwrap();
+    tokio::spawn(gatehouse_example_listener::serve(rp_listener, rp_app, limits, pending()));
     Stack { server, frontend, rp, directory, _plugins: plugins }
+}
+
+fn pending() -> std::future::Pending<()> {
+    std::future::pending()
+}
+
+/// The demo RP's configuration for `server`, reached at `base_url`.
+fn rp_config(server: &TestServer, base_url: &Url) -> RpConfig {
+    RpConfig {
+        issuer: Url::parse(&server.base).unwrap(),
+        admin_token: ADMIN_TOKEN.into(),
+        base_url: base_url.clone(),
+        max_pending: gatehouse_demo_rp::DEFAULT_MAX_PENDING,
+    }
 }
 
 /// The demo RP's routes, registered with `server` and reached at `base_url`.
 pub async fn demo_rp(server: &TestServer, base_url: &Url) -> axum::Router {
-    let config = gatehouse_demo_rp::Config {
-        issuer: Url::parse(&server.base).unwrap(),
-        admin_token: ADMIN_TOKEN.into(),
-        base_url: base_url.clone(),
-    };
-    gatehouse_demo_rp::app(config).await.unwrap()
+    gatehouse_demo_rp::app(rp_config(server, base_url)).await.unwrap()
 }
