@@ -125,8 +125,11 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
+    /// An error with `description`, made safe for the wire: RFC 6749 §4.1.2.1 allows only
+    /// printable ASCII other than `"` and `\` in `error_description`, so a `"` becomes `'`,
+    /// other characters outside the set become `?`, and the text is cut at 512 bytes.
     pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
-        Self { code, description: description.into() }
+        Self { code, description: wire_safe(description.into()) }
     }
 
     pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
@@ -159,6 +162,26 @@ impl OAuthError {
             "the server cannot complete the request right now; try again later",
         )
     }
+}
+
+/// The longest `error_description` sent.
+const MAX_DESCRIPTION: usize = 512;
+
+fn wire_safe(text: Cow<'static, str>) -> Cow<'static, str> {
+    let allowed = |c: char| (' '..='~').contains(&c) && c != '"' && c != '\\';
+    if text.len() <= MAX_DESCRIPTION && text.chars().all(allowed) {
+        return text;
+    }
+    let safe: String = text
+        .chars()
+        .map(|c| match c {
+            '"' => '\'',
+            c if allowed(c) => c,
+            _ => '?',
+        })
+        .take(MAX_DESCRIPTION)
+        .collect();
+    Cow::Owned(safe)
 }
 
 impl fmt::Display for OAuthError {
@@ -229,5 +252,18 @@ impl From<crate::signer::SignError> for ApiError {
     fn from(e: crate::signer::SignError) -> Self {
         tracing::error!(error = %e, "signing failure");
         Self::Unavailable("token signing is unavailable".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_are_made_safe_for_the_wire() {
+        let e = OAuthError::invalid_request(format!("prompt value {:?} is not supported", "x\\y\n\u{e9}"));
+        assert_eq!(e.description, "prompt value 'x??y?n?' is not supported");
+        assert_eq!(OAuthError::invalid_request("x".repeat(600)).description.len(), 512);
+        assert!(matches!(OAuthError::invalid_request("plain text").description, Cow::Borrowed(_)));
     }
 }
