@@ -7,14 +7,33 @@
 //! key from a client secret as Core §10.2 says. A nested JWT is the caller's: sign, then encrypt
 //! with `cty: "JWT"`.
 //!
+//! ```
+//! use gatehouse_protocol::jwe::{self, Enc, KeyAlg, Params};
+//! use gatehouse_protocol::world::SystemRandom;
+//!
+//! // A client registered `id_token_encrypted_response_alg` A256KW and `_enc` A128CBC-HS256.
+//! let (alg, enc, secret) = (KeyAlg::A256Kw, Enc::A128CbcHs256, b"the client secret");
+//! let key = jwe::secret_key(secret, alg, enc)?;
+//! let params = Params { cty: Some("JWT"), ..Params::new(alg, enc) };
+//! let token = jwe::encrypt(&key, &params, b"a signed ID token", &SystemRandom)?;
+//!
+//! // The client's side: the key follows from the header, refused if it is not what was agreed.
+//! let opened = jwe::decrypt(&token, |header| {
+//!     let agreed = header.alg == alg && header.enc == enc;
+//!     agreed.then(|| jwe::secret_key(secret, alg, enc).ok()).flatten()
+//! })?;
+//! assert_eq!(opened.plaintext, b"a signed ID token");
+//! # Ok::<(), jwe::JweError>(())
+//! ```
+//!
 //! The cryptography is aws-lc-rs's (RSA-OAEP, ECDH, AES-GCM, AES-CBC, AES key wrap, HMAC, SHA-2
 //! and the Concat KDF); `aes-kw` adds AES-192 key wrap, which aws-lc-rs lacks. No JOSE crate
 //! covers every algorithm here without OpenSSL, so only the JWE framing is ours: splitting and
 //! joining the five parts, the header, and the composition each RFC 7518 algorithm describes.
 //!
 //! Decryption never panics on what a token holds, and every failure that depends on a key — a
-//! wrong key, a tampered encrypted key, ciphertext, IV, header or tag — is the single
-//! [`JweError::Decryption`]: tags are compared in constant time, CBC is only decrypted after its
+//! wrong key; a changed encrypted key, IV, ciphertext or tag; a header changed but still well
+//! formed — is the single [`JweError::Decryption`]: tags are compared in constant time, CBC is only decrypted after its
 //! MAC is checked, and a failed RSA decryption goes on with a random key (RFC 7516 §11.5).
 
 mod content;
@@ -88,6 +107,11 @@ impl KeyAlg {
 
     pub fn from_name(name: &str) -> Option<KeyAlg> {
         KeyAlg::ALL.into_iter().find(|alg| alg.name() == name)
+    }
+
+    /// Whether the key comes from an ECDH agreement (RFC 7518 §4.6).
+    pub fn is_ecdh(self) -> bool {
+        matches!(self, KeyAlg::EcdhEs | KeyAlg::EcdhEsA128Kw | KeyAlg::EcdhEsA192Kw | KeyAlg::EcdhEsA256Kw)
     }
 
     /// Whether the key is a shared secret (the client secret, OpenID Connect Core §10.2) rather
@@ -291,8 +315,8 @@ pub fn encrypt(key: &Jwk, params: &Params<'_>, plaintext: &[u8], rng: &dyn Rando
         typ: params.typ.map(str::to_owned),
         cty: params.cty.map(str::to_owned),
         epk: wrapped.epk,
-        apu: params.apu.map(|b| b.to_vec().into()),
-        apv: params.apv.map(|b| b.to_vec().into()),
+        apu: params.apu.filter(|_| alg.is_ecdh()).map(|b| b.to_vec().into()),
+        apv: params.apv.filter(|_| alg.is_ecdh()).map(|b| b.to_vec().into()),
     };
     let header = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).map_err(|_| JweError::Encryption)?);
     let mut iv = vec![0u8; enc.iv_len()];

@@ -137,7 +137,8 @@ fn jwe_every_alg_and_enc_round_trips_and_refuses_the_wrong_key() {
                 assert_eq!((header.alg, header.enc), (alg, enc));
                 assert_eq!((header.typ.as_deref(), header.cty.as_deref()), (Some("JWT"), Some("JWT")));
                 assert_eq!(header.kid, key.prm.kid, "{alg} {enc}: the recipient key's kid");
-                assert_eq!(header.apu.as_deref().map(|b| &b[..]), Some(&b"Gatehouse"[..]));
+                let apu = header.apu.as_deref().map(|b| &b[..]);
+                assert_eq!(apu, alg.is_ecdh().then_some(&b"Gatehouse"[..]), "{alg} {enc}: apu only for ECDH");
                 let ecdh =
                     matches!(alg, KeyAlg::EcdhEs | KeyAlg::EcdhEsA128Kw | KeyAlg::EcdhEsA192Kw | KeyAlg::EcdhEsA256Kw);
                 assert_eq!(header.epk.is_some(), ecdh, "{alg} {enc}: epk");
@@ -189,6 +190,18 @@ fn jwe_tampering_with_any_part_is_refused() {
         let header = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap());
         let changed = [header.as_str(), parts[1], parts[2], parts[3], parts[4]].join(".");
         assert_eq!(decrypt_with(&changed, &key), Err(JweError::Decryption), "{alg} {enc}: header member");
+        // An encrypted key of another length, or none, fails like any wrong key; where there
+        // must be none, one is malformed.
+        for encrypted_key in ["", "AAAA", &URL_SAFE_NO_PAD.encode([7u8; 300])] {
+            let changed = [parts[0], encrypted_key, parts[2], parts[3], parts[4]].join(".");
+            match (alg, encrypted_key) {
+                (KeyAlg::Dir | KeyAlg::EcdhEs, "") => {}
+                (KeyAlg::Dir | KeyAlg::EcdhEs, _) => {
+                    assert!(matches!(decrypt_with(&changed, &key), Err(JweError::Malformed(_))))
+                }
+                _ => assert_eq!(decrypt_with(&changed, &key), Err(JweError::Decryption), "{alg} {enc}: encrypted key"),
+            }
+        }
         // Truncated or lengthened IV and tag are malformed, not a panic.
         for index in [2, 3, 4] {
             let mut bytes = b64(parts[index]);
@@ -332,6 +345,15 @@ fn jwe_refuses_malformed_and_unsupported_tokens() {
     assert_eq!(decrypt_with(&with_ecdh_header(&header), &ec), Err(JweError::InvalidEphemeralKey));
     header["epk"]["y"] = json!("AAAA");
     assert_eq!(decrypt_with(&with_ecdh_header(&header), &ec), Err(JweError::InvalidEphemeralKey));
+    // An X25519 point of small order (all zeros) makes the agreement fail, not a zero key.
+    let x25519 = ecdh_key(&agreement::X25519, "x");
+    let token = encrypt(&public(&x25519), &Params::new(KeyAlg::EcdhEs, Enc::A128Gcm), b"x", &SystemRandom).unwrap();
+    let x_parts: Vec<&str> = token.split('.').collect();
+    let mut x_header: serde_json::Value = serde_json::from_slice(&b64(x_parts[0])).unwrap();
+    x_header["epk"]["x"] = json!(URL_SAFE_NO_PAD.encode([0u8; 32]));
+    let x_header = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&x_header).unwrap());
+    let low_order = [x_header.as_str(), x_parts[1], x_parts[2], x_parts[3], x_parts[4]].join(".");
+    assert_eq!(decrypt_with(&low_order, &x25519), Err(JweError::InvalidEphemeralKey));
     header.as_object_mut().unwrap().remove("epk");
     assert!(matches!(decrypt_with(&with_ecdh_header(&header), &ec), Err(JweError::Malformed(_))));
 }
