@@ -1,0 +1,133 @@
+//! Where the key of a JWE comes from: a client's JWK set, or its client secret.
+
+use aws_lc_rs::digest;
+use jose_jwk::{Jwk, Key, Oct, Parameters};
+use serde_json::Value;
+
+use super::{Enc, JweError, KeyAlg, key_management};
+
+/// The key of a client's JWK set (`{"keys": [...]}`, from `jwks` or `jwks_uri`) to encrypt to
+/// with `alg`: the first whose `use` is `enc` or absent, whose `alg`, if it has one, is `alg`,
+/// and whose type and curve fit `alg` (RSA of 2048 bits or more for RSA-OAEP; EC on P-256,
+/// P-384 or P-521, or X25519, for ECDH). Keys that do not parse are skipped (RFC 7517 §5).
+///
+/// The set is taken as JSON because jose-jwk's `Jwk` knows only signing algorithms in `alg`:
+/// a key marked `"alg": "RSA-OAEP"` does not deserialise as one, nor does a set holding it.
+/// The key returned carries its `kid` but no `alg`.
+///
+/// The symmetric algorithms take their key from the client secret, never from a JWK set, so
+/// for those this is always `None` (use [`secret_key`]).
+pub fn recipient_key(jwks: &Value, alg: KeyAlg) -> Option<Jwk> {
+    if alg.is_symmetric() {
+        return None;
+    }
+    let keys = jwks.get("keys")?.as_array()?;
+    keys.iter().find_map(|member| {
+        let mut member = member.as_object()?.clone();
+        if member.get("use").is_some_and(|u| u != "enc") {
+            return None;
+        }
+        if member.remove("alg").is_some_and(|a| a != alg.name()) {
+            return None;
+        }
+        let jwk: Jwk = serde_json::from_value(Value::Object(member)).ok()?;
+        key_management::fits(&jwk, alg).then_some(jwk)
+    })
+}
+
+/// The symmetric key for `alg` and `enc` derived from a client secret, as a JWK.
+///
+/// OpenID Connect Core §10.2: "The symmetric encryption key is derived from the client_secret
+/// value by using the left-most bits of a truncated SHA-2 hash of the octets of the UTF-8
+/// representation of the client_secret. For keys of 256 or fewer bits, SHA-256 is used; for
+/// keys of 257-384 bits, SHA-384 is used; for keys of 385-512 bits, SHA-512 is used. The hash
+/// value MUST be truncated retaining the left-most bits to the appropriate bit length for the
+/// AES key wrapping or direct encryption algorithm used, for instance, truncating the SHA-256
+/// hash to 128 bits for A128KW."
+///
+/// The length is the key-wrap key's for AxxxKW, and the CEK's that `enc` needs for `dir`.
+pub fn secret_key(client_secret: &[u8], alg: KeyAlg, enc: Enc) -> Result<Jwk, JweError> {
+    let len = match alg {
+        KeyAlg::Dir => enc.key_len(),
+        _ => alg
+            .kw_len()
+            .filter(|_| alg.is_symmetric())
+            .ok_or(JweError::KeyMismatch("only AES key wrap and dir use a key derived from the client secret"))?,
+    };
+    let hash = match len {
+        ..=32 => &digest::SHA256,
+        33..=48 => &digest::SHA384,
+        _ => &digest::SHA512,
+    };
+    let k = digest::digest(hash, client_secret).as_ref()[..len].to_vec();
+    Ok(Jwk { key: Key::Oct(Oct { k: k.into() }), prm: Parameters::default() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn jwe_secret_key_is_the_left_of_the_sha2_hash_core_10_2() {
+        let secret = b"a client secret of some length";
+        let sha256 = digest::digest(&digest::SHA256, secret);
+        let sha384 = digest::digest(&digest::SHA384, secret);
+        let sha512 = digest::digest(&digest::SHA512, secret);
+        let cases = [
+            (KeyAlg::A128Kw, Enc::A256Gcm, &sha256.as_ref()[..16]),
+            (KeyAlg::A192Kw, Enc::A128CbcHs256, &sha256.as_ref()[..24]),
+            (KeyAlg::A256Kw, Enc::A256CbcHs512, sha256.as_ref()),
+            (KeyAlg::Dir, Enc::A128Gcm, &sha256.as_ref()[..16]),
+            (KeyAlg::Dir, Enc::A192Gcm, &sha256.as_ref()[..24]),
+            (KeyAlg::Dir, Enc::A256Gcm, sha256.as_ref()),
+            (KeyAlg::Dir, Enc::A128CbcHs256, sha256.as_ref()),
+            (KeyAlg::Dir, Enc::A192CbcHs384, sha384.as_ref()),
+            (KeyAlg::Dir, Enc::A256CbcHs512, sha512.as_ref()),
+        ];
+        for (alg, enc, expected) in cases {
+            let Key::Oct(oct) = secret_key(secret, alg, enc).unwrap().key else { panic!("not a symmetric key") };
+            assert_eq!(&oct.k[..], expected, "{alg} {enc}");
+        }
+        for alg in [KeyAlg::RsaOaep, KeyAlg::EcdhEs, KeyAlg::EcdhEsA128Kw] {
+            assert!(matches!(secret_key(secret, alg, Enc::A128Gcm), Err(JweError::KeyMismatch(_))));
+        }
+    }
+
+    /// A 2048-bit RSA modulus, base64url (RFC 7516 Appendix A.1.3's).
+    const N: &str = "oahUIoWw0K0usKNuOR6H4wkf4oBUXHTxRvgb48E-BVvxkeDNjbC4he8rUWcJoZmds2h7M70imEVhRU5djINXtqllXI4DFqcI1DgjT9LewND8MW2Krf3Spsk_ZkoFnilakGygTwpZ3uesH-PFABNIUYpOiN15dsQRkgr0vEhxN92i2asbOenSZeyaxziK72UwxrrKoExv6kc5twXTq4h-QChLOln0_mtUZwfsRaMStPs6mS6XrgxnxbWhojf663tuEQueGC-FCMfra36C9knDFGzKsNa7LZK2djYgyD3JR_MB_4NUJW_TqOQtwHYbxevoJArm-L5StowjzGy-_bq6Gw";
+    /// A P-256 public key (RFC 7518 Appendix C's Bob).
+    const X: &str = "weNJy2HscCSM6AEDTDg04biOvhFhyyWvOHQfeF_PxMQ";
+    const Y: &str = "e8lnCO-AlStT-NJVX-crhB7QRYhiix03illJOVAOyck";
+
+    #[test]
+    fn jwe_recipient_key_takes_the_first_encryption_key_that_fits() {
+        let jwks = json!({"keys": [
+            {"kty": "RSA", "kid": "sig", "use": "sig", "n": N, "e": "AQAB"},
+            {"kty": "RSA", "kid": "signing-alg", "alg": "RS256", "n": N, "e": "AQAB"},
+            {"kty": "RSA", "kid": "other-alg", "alg": "RSA-OAEP-256", "n": N, "e": "AQAB"},
+            {"kty": "RSA", "kid": "short", "n": "AQAB", "e": "AQAB"},
+            {"kty": "unknown", "kid": "strange"},
+            {"kty": "EC", "kid": "ec-sig", "use": "sig", "crv": "P-256", "x": X, "y": Y},
+            {"kty": "RSA", "kid": "rsa-enc", "use": "enc", "alg": "RSA-OAEP", "n": N, "e": "AQAB"},
+            {"kty": "EC", "kid": "ec-off-curve", "crv": "P-256", "x": X, "y": X},
+            {"kty": "EC", "kid": "ec-enc", "crv": "P-256", "x": X, "y": Y},
+            {"kty": "OKP", "kid": "x25519", "crv": "X25519", "x": X},
+        ]});
+        let kid = |alg| recipient_key(&jwks, alg).and_then(|k| k.prm.kid);
+        assert_eq!(kid(KeyAlg::RsaOaep).as_deref(), Some("rsa-enc"));
+        assert_eq!(kid(KeyAlg::RsaOaep256).as_deref(), Some("other-alg"));
+        assert_eq!(kid(KeyAlg::EcdhEs).as_deref(), Some("ec-enc"));
+        assert_eq!(kid(KeyAlg::EcdhEsA256Kw).as_deref(), Some("ec-enc"));
+        assert_eq!(kid(KeyAlg::A128Kw), None);
+        assert_eq!(kid(KeyAlg::Dir), None);
+        let only_x25519 = json!({"keys": [{"kty": "OKP", "kid": "x25519", "crv": "X25519", "x": X}]});
+        assert_eq!(
+            recipient_key(&only_x25519, KeyAlg::EcdhEsA128Kw).and_then(|k| k.prm.kid).as_deref(),
+            Some("x25519")
+        );
+        assert_eq!(recipient_key(&only_x25519, KeyAlg::RsaOaep), None);
+        assert_eq!(recipient_key(&json!({"keys": "none"}), KeyAlg::RsaOaep), None);
+        assert_eq!(recipient_key(&json!([]), KeyAlg::RsaOaep), None);
+    }
+}
