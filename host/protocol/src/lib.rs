@@ -9,6 +9,7 @@ pub mod claims;
 pub mod clients;
 pub mod error;
 pub mod jose;
+pub mod logged;
 pub mod model;
 pub mod plugins;
 pub mod secret;
