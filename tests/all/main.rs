@@ -9,6 +9,7 @@ mod browser;
 mod clients_api;
 mod code_flow;
 mod frontend;
+mod hardening_edge;
 mod hsm;
 mod negative;
 mod plugins;

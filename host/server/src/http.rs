@@ -241,15 +241,16 @@ fn nesting_depth(json: &[u8], bound: usize) -> usize {
 }
 
 /// Parses a JSON API body: nesting within [`MAX_JSON_DEPTH`], then the expected shape. The
-/// error is a 400 problem document that says what is wrong.
-pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+/// error says what is wrong, for a 400 problem document.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     if nesting_depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH {
-        let detail = format!("the request body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels");
-        return Err(problem(StatusCode::BAD_REQUEST, &detail, json!({ "max_depth": MAX_JSON_DEPTH })));
+        return Err(format!("the request body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels"));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        problem(StatusCode::BAD_REQUEST, &format!("the request body is not valid: {e}"), serde_json::Value::Null)
-    })
+    serde_json::from_slice(body).map_err(|e| format!("the request body is not valid: {e}"))
+}
+
+fn bad_json(detail: String) -> Response {
+    problem(StatusCode::BAD_REQUEST, &detail, serde_json::Value::Null)
 }
 
 /// A JSON body for the host's APIs. Malformed JSON, a wrong shape, a missing content type or
@@ -273,7 +274,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             ));
         }
         let body = read_body(req).await.map_err(|e| e.problem())?;
-        parse_json(&body).map(ApiJson)
+        parse_json(&body).map(ApiJson).map_err(bad_json)
     }
 }
 
@@ -289,7 +290,7 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalA
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalApiJson(T::default()));
         }
-        parse_json(&body).map(OptionalApiJson)
+        parse_json(&body).map(OptionalApiJson).map_err(bad_json)
     }
 }
 
