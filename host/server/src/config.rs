@@ -486,8 +486,10 @@ impl Config {
                 humantime::format_duration(h.header_read_timeout)
             )));
         }
-        if h.max_connections == 0 || h.max_requests == 0 {
-            return Err(ConfigError("http.max_connections and http.max_requests must be at least 1".into()));
+        for (name, n) in [("max_connections", h.max_connections), ("max_requests", h.max_requests)] {
+            if !(1..=1_000_000).contains(&n) {
+                return Err(ConfigError(format!("http.{name} must be at least 1 and at most 1000000")));
+            }
         }
         if h.max_header_bytes < 8192 {
             return Err(ConfigError(
