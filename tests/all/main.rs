@@ -12,6 +12,7 @@ mod example_limits;
 mod frontend;
 mod frontend_throttle;
 mod hardening;
+mod hardening_edge;
 mod hsm;
 mod negative;
 mod plugins;

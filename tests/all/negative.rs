@@ -28,22 +28,8 @@ async fn token(
     basic: Option<(&str, &str)>,
     form: &[(&str, &str)],
 ) -> (u16, Value, Option<String>) {
-    let mut ser = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in form {
-        ser.append_pair(k, v);
-    }
-    let mut req = server
-        .http
-        .post(server.url("/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(ser.finish());
-    if let Some((id, secret)) = basic {
-        req = req.basic_auth(id, Some(secret));
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let challenge = resp.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
-    (status, resp.json().await.unwrap(), challenge)
+    let (status, body, challenge) = server.token_request(basic, form).await;
+    (status, serde_json::from_str(&body).unwrap(), challenge)
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use gatehouse_protocol::logged::Logged;
 use wasmtime::Trap;
 
 use crate::bindings::{Exports, claims, consent, exports::gatehouse::policy::hooks, gatehouse::policy::types};
@@ -13,6 +14,9 @@ use crate::manifest::{Kind, Manifest};
 use crate::metrics::{Metrics, Outcome};
 use crate::pool::{Lease, Pool};
 use crate::runtime::{MemoryLimitExceeded, Runtime};
+
+/// The most of an incident's description that is logged, in characters.
+const MAX_INCIDENT_CHARS: usize = 8192;
 
 /// A call on a leased instance; the future owns the lease and gives it back with the result.
 type CallFuture<'q, R> = Pin<Box<dyn Future<Output = (Lease, wasmtime::Result<R>)> + Send + 'q>>;
@@ -191,7 +195,8 @@ impl Plugin {
         tracing::error!(
             plugin = self.name(),
             version = %self.manifest.version,
-            %incident,
+            // What the guest said (a panic message, a malformed answer) is escaped and cut.
+            incident = %Logged::at_most(&incident.to_string(), MAX_INCIDENT_CHARS),
             "a plugin call failed; the request gets the plugin's failure outcome"
         );
     }

@@ -109,9 +109,11 @@ impl Provider {
     }
 
     fn check_client_id(id: &str) -> Result<(), ApiError> {
-        let ok =
-            !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~:".contains(&b));
-        if ok { Ok(()) } else { Err(bad_metadata("client_id must be 1-128 characters of letters, digits and -._~:")) }
+        if crate::model::is_valid_client_id(id) {
+            Ok(())
+        } else {
+            Err(bad_metadata("client_id must be 1-128 characters of letters, digits and -._~:"))
+        }
     }
 
     /// The secret to store: the one given (long enough), or a new one for confidential clients.

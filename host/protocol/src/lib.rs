@@ -10,6 +10,7 @@ pub mod clients;
 pub mod error;
 pub mod jose;
 pub mod jwe;
+pub mod logged;
 pub mod model;
 pub mod plugins;
 pub mod secret;

@@ -136,6 +136,19 @@ impl Client {
     }
 }
 
+/// The longest client identifier Gatehouse registers, and so the longest it looks up.
+pub const MAX_CLIENT_ID_LEN: usize = 128;
+
+/// Whether `id` can name a client: 1 to [`MAX_CLIENT_ID_LEN`] characters of ASCII letters,
+/// digits and `-._~:` (RFC 3986 unreserved characters and the colon of URN-style ids). The one
+/// rule for registration and for every lookup, so an identifier no client can have is refused
+/// before it costs a read, a cache entry or more than a line of log.
+pub fn is_valid_client_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_CLIENT_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~:".contains(&b))
+}
+
 /// OpenID Connect Core §3.1.2.1 `response_mode` (and OAuth 2.0 Form Post Response Mode).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::Extension;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post, put};
@@ -19,15 +20,16 @@ use gatehouse_protocol::secret::{Sealer, Secret, sha256_hex};
 use gatehouse_protocol::signer::Signer;
 use gatehouse_protocol::store::Store;
 use gatehouse_protocol::world::{Clock, Random, SystemClock, SystemRandom};
-use gatehouse_protocol::{Endpoints, Lifetimes, Limits, MaxLifetimes, Ports, Provider, Settings};
+use gatehouse_protocol::{Endpoints, Lifetimes, MaxLifetimes, Ports, Provider, Settings};
 use gatehouse_signer::{Pkcs11Signer, SoftwareSigner};
 use gatehouse_store::{CachedStore, PostgresStore, SqliteStore};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, SigningBackend, StorageBackend};
-use crate::http::TokenHashes;
-use crate::metrics::{HttpMetrics, MetricSource, PluginCalls, SignerMetricsSource, Snapshot, StorePool};
+use crate::http::{BodyLimit, TokenHashes};
+use crate::metrics::{HttpMetrics, Listener, MetricSource, PluginCalls, SignerMetricsSource, Snapshot, StorePool};
 use crate::routes;
+use crate::serve::{self, Gates, Limits};
 
 /// A server that could not start, with what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +83,10 @@ impl AppState {
 pub struct Gatehouse {
     pub state: AppState,
     pub listen: SocketAddr,
+    /// The listener's timeouts and sizes, from `[http]`.
+    pub limits: Limits,
+    /// The listener's caps on connections and requests.
+    pub gates: Arc<Gates>,
 }
 
 impl Gatehouse {
@@ -166,8 +172,10 @@ impl Gatehouse {
         let admin_hashes =
             api_tokens(&config.api.admin_token_hashes, &config.data_dir.join("admin-api.token"), random.as_ref())?;
         let http_metrics = Arc::new(HttpMetrics::default());
+        let gates = Arc::new(Gates::new(&config.http));
         let metric_sources: Vec<Arc<dyn MetricSource>> = vec![
             http_metrics.clone(),
+            Arc::new(Listener(gates.clone())),
             Arc::new(StorePool(store)),
             Arc::new(SignerMetricsSource(signer)),
             Arc::new(PluginCalls(plugins.clone())),
@@ -183,7 +191,7 @@ impl Gatehouse {
             plugins,
             plugin_watcher,
         }));
-        Ok(Gatehouse { state, listen })
+        Ok(Gatehouse { state, listen, limits: Limits::new(&config.http), gates })
     }
 
     /// All routes.
@@ -194,7 +202,8 @@ impl Gatehouse {
             .route("/{sid}/subject", put(routes::authz_sessions::subject))
             .route("/{sid}/consent", put(routes::authz_sessions::consent))
             .route("/{sid}/data", get(routes::authz_sessions::get_data).put(routes::authz_sessions::put_data))
-            .route_layer(middleware::from_fn_with_state(self.state.clone(), require_authz_token));
+            .route_layer(middleware::from_fn_with_state(self.state.clone(), require_authz_token))
+            .layer(Extension(BodyLimit::SESSIONS));
         let clients = Router::new()
             .route("/", post(routes::clients::create).get(routes::clients::list))
             .route("/{id}", get(routes::clients::get).put(routes::clients::update).delete(routes::clients::delete))
@@ -207,7 +216,7 @@ impl Gatehouse {
                 "/plugins",
                 get(routes::plugins::list)
                     .post(routes::plugins::upload)
-                    .layer(DefaultBodyLimit::max(routes::plugins::MAX_UPLOAD)),
+                    .layer(Extension(BodyLimit(routes::plugins::MAX_UPLOAD))),
             )
             .route("/plugins/{name}/activate", post(routes::plugins::activate))
             .route("/plugins/{name}/rollback", post(routes::plugins::rollback))
@@ -233,7 +242,8 @@ impl Gatehouse {
             .with_state(self.state.clone())
     }
 
-    /// Serves on `listener` until `shutdown` resolves, purging expired records meanwhile.
+    /// Serves on `listener` until `shutdown` resolves, purging expired records meanwhile. On
+    /// shutdown, requests in progress finish; the bounds of `serve.rs` apply throughout.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -251,7 +261,7 @@ impl Gatehouse {
                 }
             }
         });
-        let result = axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await;
+        let result = serve::run(listener, self.router(), self.limits, self.gates.clone(), shutdown).await;
         purger.abort();
         result
     }
@@ -301,7 +311,7 @@ fn settings(config: &Config) -> Settings {
     settings.access_token_alg = config.signing.access_token_alg;
     settings.extra_scopes = config.scopes.clone();
     let m = &config.limits;
-    settings.limits = Limits {
+    settings.limits = gatehouse_protocol::Limits {
         authorization_request_bytes: m.authorization_request_bytes,
         session_data_bytes: m.session_data_bytes,
         sessions_per_client: m.sessions_per_client,

@@ -110,12 +110,69 @@ fn default_data_dir() -> PathBuf {
     PathBuf::from("./data")
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The listener. Every wait a client can impose is bounded here (see `serve.rs`).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     /// The address to listen on; derived from the issuer's host and port when absent.
     #[serde(default)]
     pub listen: Option<SocketAddr>,
+    /// How long a client has to send a request's whole header block, counted from when the
+    /// connection is ready for it: accepted, or done with the previous response.
+    #[serde(with = "humantime_serde", default = "d10s")]
+    pub header_read_timeout: Duration,
+    /// How long a client has to send a request's whole body once its headers are in.
+    #[serde(with = "humantime_serde", default = "d30s")]
+    pub body_read_timeout: Duration,
+    /// How long a connection may stay open with no request being handled and no byte sent
+    /// either way (before its first request, between keep-alive requests, or a client that
+    /// stopped reading).
+    #[serde(with = "humantime_serde", default = "d5s")]
+    pub idle_timeout: Duration,
+    /// Open connections; further ones wait in the operating system's accept queue.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Requests being handled at once; further ones wait for a slot.
+    #[serde(default = "default_max_requests")]
+    pub max_requests: usize,
+    /// The largest request header block (request line and headers); a larger one is answered
+    /// 431.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
+}
+
+fn d10s() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn d30s() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_max_connections() -> usize {
+    512
+}
+
+fn default_max_requests() -> usize {
+    256
+}
+
+fn default_max_header_bytes() -> usize {
+    32 << 10
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            header_read_timeout: d10s(),
+            body_read_timeout: d30s(),
+            idle_timeout: d5s(),
+            max_connections: default_max_connections(),
+            max_requests: default_max_requests(),
+            max_header_bytes: default_max_header_bytes(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -466,10 +523,10 @@ impl Config {
             }
         }
         let m = &self.limits;
-        if m.authorization_request_bytes < 1024 || m.session_data_bytes < 256 {
+        // Both must fit, with room to spare, in the authorization-session API's 256 KiB bodies.
+        if !(1024..=65536).contains(&m.authorization_request_bytes) || !(256..=65536).contains(&m.session_data_bytes) {
             return Err(ConfigError(
-                "limits.authorization_request_bytes must be at least 1024 and limits.session_data_bytes at least 256"
-                    .into(),
+                "limits.authorization_request_bytes must be 1024-65536 and limits.session_data_bytes 256-65536".into(),
             ));
         }
         if m.sessions_per_client == 0 || m.sessions_total < m.sessions_per_client {
@@ -481,12 +538,45 @@ impl Config {
             return Err(ConfigError("lifetimes.code must be at most 10 minutes (RFC 6749 §4.1.2)".into()));
         }
         self.validate_signing()?;
+        self.validate_http()?;
         if self.storage.readers == 0 || self.storage.pool_size == 0 {
             return Err(ConfigError("storage.readers and storage.pool_size must be at least 1".into()));
         }
         if self.storage.backend == StorageBackend::Postgres && self.storage.url.is_none() {
             return Err(ConfigError(
                 "storage.backend is postgres but storage.url is missing; set it, e.g. with GATEHOUSE_STORAGE__URL"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_http(&self) -> Result<(), ConfigError> {
+        let h = &self.http;
+        for (name, d) in [
+            ("header_read_timeout", h.header_read_timeout),
+            ("body_read_timeout", h.body_read_timeout),
+            ("idle_timeout", h.idle_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(ConfigError(format!("http.{name} must be more than zero (e.g. \"10s\")")));
+            }
+        }
+        if h.idle_timeout > h.header_read_timeout {
+            return Err(ConfigError(format!(
+                "http.idle_timeout ({}) is longer than http.header_read_timeout ({}), which also bounds the wait for the next request on a connection; lower idle_timeout or raise header_read_timeout",
+                humantime::format_duration(h.idle_timeout),
+                humantime::format_duration(h.header_read_timeout)
+            )));
+        }
+        for (name, n) in [("max_connections", h.max_connections), ("max_requests", h.max_requests)] {
+            if !(1..=1_000_000).contains(&n) {
+                return Err(ConfigError(format!("http.{name} must be at least 1 and at most 1000000")));
+            }
+        }
+        if h.max_header_bytes < 8192 {
+            return Err(ConfigError(
+                "http.max_header_bytes must be at least 8192; browsers and proxies send headers of several kilobytes"
                     .into(),
             ));
         }
@@ -566,6 +656,22 @@ mod tests {
         assert!(err.contains("at most 10 minutes"), "{err}");
         let err = Config::from_toml("[lifetimes]\ncode = \"soon\"").unwrap_err().to_string();
         assert!(err.contains("lifetimes.code") || err.contains("code"), "{err}");
+    }
+
+    #[test]
+    fn http_limits_have_defaults_and_are_checked() {
+        let h = Config::from_toml("").unwrap().http;
+        assert_eq!(
+            (h.header_read_timeout, h.body_read_timeout, h.idle_timeout),
+            (Duration::from_secs(10), Duration::from_secs(30), Duration::from_secs(5))
+        );
+        assert_eq!((h.max_connections, h.max_requests, h.max_header_bytes), (512, 256, 32768));
+        let err = Config::from_toml("[http]\nidle_timeout = \"1m\"").unwrap_err().to_string();
+        assert!(err.contains("lower idle_timeout or raise header_read_timeout"), "{err}");
+        let err = Config::from_toml("[http]\nmax_connections = 0").unwrap_err().to_string();
+        assert!(err.contains("at least 1"), "{err}");
+        let err = Config::from_toml("[http]\nmax_header_bytes = 100").unwrap_err().to_string();
+        assert!(err.contains("at least 8192"), "{err}");
     }
 
     #[test]

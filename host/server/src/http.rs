@@ -17,6 +17,8 @@ use gatehouse_protocol::{ApiError, ErrorCode, OAuthError};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use crate::serve::BodyTimedOut;
+
 const NO_STORE: [(header::HeaderName, HeaderValue); 2] = [
     (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
     (header::PRAGMA, HeaderValue::from_static("no-cache")),
@@ -123,14 +125,143 @@ impl IntoResponse for Problem {
     }
 }
 
-/// A JSON body for the host's APIs. Malformed JSON, a wrong shape or a missing content type
-/// get a 400/415 problem document that says what is wrong.
+/// The largest request body a group of routes accepts, set in `app.rs` with
+/// `.layer(Extension(BodyLimit(n)))`; the extractors below read no more. Routes without one get
+/// [`BodyLimit::DEFAULT`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BodyLimit(pub usize);
+
+impl BodyLimit {
+    /// The OAuth endpoints' forms, the client and admin APIs.
+    pub const DEFAULT: BodyLimit = BodyLimit(64 << 10);
+    /// The authorization-session API: a whole authentication request and the front-end's
+    /// `data`.
+    pub const SESSIONS: BodyLimit = BodyLimit(256 << 10);
+}
+
+/// The deepest nesting of arrays and objects the host's JSON APIs accept.
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// Why a request body could not be read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BodyError {
+    /// Larger than the route's [`BodyLimit`], in bytes.
+    TooLarge(usize),
+    /// Not whole within `http.body_read_timeout`.
+    TimedOut(std::time::Duration),
+    /// The connection failed or the framing was wrong.
+    Unreadable,
+}
+
+impl BodyError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::Unreadable => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::TooLarge(limit) => format!("the request body is larger than this endpoint's limit of {limit} bytes"),
+            Self::TimedOut(d) => BodyTimedOut(*d).to_string(),
+            Self::Unreadable => "the request body could not be read".into(),
+        }
+    }
+
+    /// As an RFC 9457 problem document, for the host's JSON APIs.
+    pub fn problem(&self) -> Response {
+        let extra = match self {
+            Self::TooLarge(limit) => json!({ "limit_bytes": limit }),
+            _ => serde_json::Value::Null,
+        };
+        problem(self.status(), &self.detail(), extra)
+    }
+
+    /// As an OAuth error (`invalid_request`) with the matching status, for the OAuth endpoints.
+    pub fn oauth(&self) -> Response {
+        let mut response = OAuthJson(OAuthError::invalid_request(self.detail())).into_response();
+        *response.status_mut() = self.status();
+        response
+    }
+}
+
+/// Reads a request body whole, within the route's [`BodyLimit`] and the listener's body
+/// deadline. A declared `Content-Length` over the limit is refused before anything is read.
+pub async fn read_body(req: Request) -> Result<Bytes, BodyError> {
+    let limit = req.extensions().get::<BodyLimit>().copied().unwrap_or(BodyLimit::DEFAULT).0;
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge(limit));
+    }
+    axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if c.is::<http_body_util::LengthLimitError>() {
+                return BodyError::TooLarge(limit);
+            }
+            if let Some(BodyTimedOut(d)) = c.downcast_ref::<BodyTimedOut>() {
+                return BodyError::TimedOut(*d);
+            }
+            cause = c.source();
+        }
+        BodyError::Unreadable
+    })
+}
+
+/// How deeply `json` nests arrays and objects; brackets inside strings do not count. It stops
+/// counting past `bound`, so a hostile document costs one pass.
+fn nesting_depth(json: &[u8], bound: usize) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in json {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                if deepest > bound {
+                    break;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Parses a JSON API body: nesting within [`MAX_JSON_DEPTH`], then the expected shape. The
+/// error says what is wrong, for a 400 problem document.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    if nesting_depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH {
+        return Err(format!("the request body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels"));
+    }
+    serde_json::from_slice(body).map_err(|e| format!("the request body is not valid: {e}"))
+}
+
+fn bad_json(detail: String) -> Response {
+    problem(StatusCode::BAD_REQUEST, &detail, serde_json::Value::Null)
+}
+
+/// A JSON body for the host's APIs. Malformed JSON, a wrong shape, a missing content type or
+/// a body too large, too deep or too slow get a problem document (400, 413, 415, 408) that
+/// says what is wrong.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Response;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
         let is_json =
             req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
                 ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
@@ -142,20 +273,35 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 serde_json::Value::Null,
             ));
         }
-        let body = Bytes::from_request(req, state).await.map_err(|e| e.into_response())?;
-        serde_json::from_slice(&body).map(ApiJson).map_err(|e| {
-            problem(StatusCode::BAD_REQUEST, &format!("the request body is not valid: {e}"), serde_json::Value::Null)
-        })
+        let body = read_body(req).await.map_err(|e| e.problem())?;
+        parse_json(&body).map(ApiJson).map_err(bad_json)
     }
 }
 
-/// An `application/x-www-form-urlencoded` body as ordered parameters.
+/// An optional JSON body for the host's APIs: empty (or blank) is `T::default()`; otherwise as
+/// [`ApiJson`], whatever the content type.
+pub struct OptionalApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalApiJson<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
+        let body = read_body(req).await.map_err(|e| e.problem())?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalApiJson(T::default()));
+        }
+        parse_json(&body).map(OptionalApiJson).map_err(bad_json)
+    }
+}
+
+/// An `application/x-www-form-urlencoded` body as ordered parameters. A wrong content type or
+/// a body too large or too slow get an OAuth `invalid_request` (400, 413, 408).
 pub struct Form(pub Params);
 
 impl<S: Send + Sync> FromRequest<S> for Form {
     type Rejection = Response;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
         let is_form = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
             ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
         });
@@ -163,9 +309,26 @@ impl<S: Send + Sync> FromRequest<S> for Form {
             let e = OAuthError::invalid_request("the request body must be application/x-www-form-urlencoded");
             return Err(OAuthJson(e).into_response());
         }
-        let body = Bytes::from_request(req, state).await.map_err(|e| e.into_response())?;
-        Ok(Form(Params(url::form_urlencoded::parse(&body).into_owned().collect())))
+        let body = read_body(req).await.map_err(|e| e.oauth())?;
+        Ok(Form(form_params(&body)))
     }
+}
+
+/// Form parameters from a body whatever its content type (the UserInfo POST, where the token
+/// may come in the body), with [`Form`]'s errors.
+pub struct LenientForm(pub Params);
+
+impl<S: Send + Sync> FromRequest<S> for LenientForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
+        let body = read_body(req).await.map_err(|e| e.oauth())?;
+        Ok(LenientForm(form_params(&body)))
+    }
+}
+
+fn form_params(body: &[u8]) -> Params {
+    Params(url::form_urlencoded::parse(body).into_owned().collect())
 }
 
 /// Client credentials from the `Authorization: Basic` header (RFC 6749 §2.3.1: both parts
@@ -258,6 +421,15 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, "Basic !!!".parse().unwrap());
         assert!(client_auth(&headers).malformed_header);
+    }
+
+    #[test]
+    fn nesting_is_counted_outside_strings_only() {
+        assert_eq!(nesting_depth(br#"{"a": [1, {"b": "[[[{{{"}]}"#, 32), 3);
+        assert_eq!(nesting_depth(br#"["\\\"[", []]"#, 32), 2, "an escaped quote does not end the string");
+        assert_eq!(nesting_depth(b"17", 32), 0);
+        let deep = format!("{}{}", "[".repeat(1_000_000), "]".repeat(1_000_000));
+        assert_eq!(nesting_depth(deep.as_bytes(), 32), 33, "counting stops past the bound");
     }
 
     #[test]

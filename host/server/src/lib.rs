@@ -6,6 +6,7 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod routes;
+pub mod serve;
 
 pub use app::{Gatehouse, Overrides, StartupError};
 pub use config::Config;

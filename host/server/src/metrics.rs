@@ -225,6 +225,16 @@ impl MetricSource for StorePool {
     }
 }
 
+/// The listener's caps: `http.connections_open`, `http.requests_in_flight`.
+pub struct Listener(pub std::sync::Arc<crate::serve::Gates>);
+
+impl MetricSource for Listener {
+    fn collect(&self, out: &mut Snapshot) {
+        out.gauge("http.connections_open", self.0.open_connections() as f64);
+        out.gauge("http.requests_in_flight", self.0.requests_in_flight() as f64);
+    }
+}
+
 /// A pool's gauges (seed v6.2): `<prefix>.max_<unit>s`, `.active_<unit>s`, `.idle_<unit>s`,
 /// `.waiting_for_<unit>`, `.mean_wait_ms`, `.max_wait_ms`.
 fn pool_gauges(out: &mut Snapshot, prefix: &str, unit: &str, s: &gatehouse_protocol::store::PoolStats) {

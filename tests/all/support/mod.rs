@@ -35,6 +35,8 @@ pub struct TestServer {
     pub http: reqwest::Client,
     /// Where the server sends browsers (`frontend.login_url`).
     pub login_url: String,
+    /// Lines of `[http]` beside `listen`.
+    http_extra: String,
     extra: String,
     _tmp: Arc<tempfile::TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -56,6 +58,11 @@ impl TestServer {
         Self::start_as(None, LOGIN_URL, extra).await
     }
 
+    /// Starts a server with extra keys in its `[http]` section (timeouts, caps).
+    pub async fn start_with_http(http: &str) -> Self {
+        Self::start_configured(None, LOGIN_URL, http, "").await
+    }
+
     /// Starts a server that sends browsers to a real login front-end at `login_url`.
     pub async fn start_with_login_url(login_url: &str, extra: &str) -> Self {
         Self::start_as(None, login_url, extra).await
@@ -68,6 +75,10 @@ impl TestServer {
     }
 
     async fn start_as(issuer: Option<String>, login_url: &str, extra: &str) -> Self {
+        Self::start_configured(issuer, login_url, "", extra).await
+    }
+
+    async fn start_configured(issuer: Option<String>, login_url: &str, http: &str, extra: &str) -> Self {
         let tmp = Arc::new(tempfile::tempdir().expect("temp dir"));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().unwrap().port();
@@ -80,6 +91,7 @@ impl TestServer {
             clock: ShiftedClock::new(),
             http: http_client(),
             login_url: login_url.to_owned(),
+            http_extra: http.to_owned(),
             extra: extra.to_owned(),
             _tmp: tmp,
             shutdown: None,
@@ -96,6 +108,7 @@ issuer = "{issuer}"
 data_dir = "{dir}"
 [http]
 listen = "127.0.0.1:{port}"
+{http}
 [frontend]
 login_url = "{login_url}"
 [api]
@@ -109,6 +122,7 @@ admin_token_hashes = ["{admin}"]
             authz = sha256_hex(AUTHZ_TOKEN.as_bytes()),
             admin = sha256_hex(ADMIN_TOKEN.as_bytes()),
             login_url = self.login_url,
+            http = self.http_extra,
             extra = self.extra,
         )
     }
@@ -198,6 +212,31 @@ admin_token_hashes = ["{admin}"]
         let (front, query) = location.split_once('?').expect("query on the redirect");
         assert_eq!(front, self.login_url);
         query.to_owned()
+    }
+
+    /// A token request with the form and, if given, Basic credentials: the status, the body as
+    /// it came and the `WWW-Authenticate` challenge.
+    pub async fn token_request(
+        &self,
+        basic: Option<(&str, &str)>,
+        form: &[(&str, &str)],
+    ) -> (u16, String, Option<String>) {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in form {
+            ser.append_pair(k, v);
+        }
+        let mut req = self
+            .http
+            .post(self.url("/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(ser.finish());
+        if let Some((id, secret)) = basic {
+            req = req.basic_auth(id, Some(secret));
+        }
+        let resp = req.send().await.expect("token request");
+        let status = resp.status().as_u16();
+        let challenge = resp.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+        (status, resp.text().await.unwrap_or_default(), challenge)
     }
 
     /// Starts an authorization session the way a front-end does, with the SSO credential

@@ -3,7 +3,7 @@
 
 use super::Draft;
 use crate::error::OAuthError;
-use crate::model::CLIENTS;
+use crate::model::{CLIENTS, is_valid_client_id};
 use crate::provider::Provider;
 
 pub(super) async fn check(provider: &Provider, draft: &mut Draft<'_>) -> Result<(), OAuthError> {
@@ -13,6 +13,10 @@ pub(super) async fn check(provider: &Provider, draft: &mut Draft<'_>) -> Result<
     let Some(client_id) = draft.params.get("client_id") else {
         return Err(OAuthError::invalid_request("the client_id parameter is missing"));
     };
+    // An identifier no client can have is refused before the lookup, and not repeated back.
+    if !is_valid_client_id(client_id) {
+        return Err(OAuthError::invalid_client("the client_id is not a valid client identifier"));
+    }
     let client = CLIENTS.get(provider.store(), client_id, provider.now()).await?;
     match client {
         Some(client) => {

@@ -3,7 +3,8 @@
 
 use crate::authorize::Params;
 use crate::error::OAuthError;
-use crate::model::{AuthMethod, CLIENTS, Client};
+use crate::logged::logged;
+use crate::model::{AuthMethod, CLIENTS, Client, is_valid_client_id};
 use crate::provider::Provider;
 use crate::secret::{Secret, constant_time_eq};
 
@@ -22,8 +23,17 @@ impl ClientAuth {
     }
 }
 
-/// A generic message: the response does not say whether the client exists.
+/// The one answer to every failed authentication of a named client — unknown, wrong method,
+/// wrong or missing secret — so the response does not say whether the client exists or how
+/// it authenticates. The reason goes to the log.
 const FAILED: &str = "client authentication failed";
+
+/// A failed authentication of `client_id`: the reason logged at INFO, the generic answer
+/// returned.
+fn failed(client_id: &str, reason: impl std::fmt::Display) -> OAuthError {
+    tracing::info!(client_id = %logged(client_id), %reason, "client authentication failed");
+    OAuthError::invalid_client(FAILED)
+}
 
 impl Provider {
     pub(crate) async fn authenticate_client(&self, form: &Params, auth: ClientAuth) -> Result<Client, OAuthError> {
@@ -51,34 +61,28 @@ impl Provider {
             (None, Some(id), None) => (id, None, AuthMethod::None),
             (None, None, _) => return Err(OAuthError::invalid_client("no client authentication was given")),
         };
+        // No client has an identifier outside the registration rule: refused before the lookup.
+        if !is_valid_client_id(client_id) {
+            return Err(failed(client_id, "the client_id cannot name a client"));
+        }
         let Some(client) = CLIENTS.get(self.store(), client_id, self.now()).await? else {
-            tracing::info!(client_id, "token request from an unknown client");
-            return Err(OAuthError::invalid_client(FAILED));
+            return Err(failed(client_id, "unknown client"));
         };
         let registered = client.metadata.token_endpoint_auth_method;
         if registered != method {
-            tracing::info!(
-                client_id,
-                used = method.as_str(),
-                registered = registered.as_str(),
-                "wrong client authentication method"
-            );
-            return Err(OAuthError::invalid_client(format!(
-                "the client must authenticate with {}",
-                registered.as_str()
-            )));
+            let reason = format_args!("used {}, registered for {}", method.as_str(), registered.as_str());
+            return Err(failed(client_id, reason));
         }
         if let Some(given) = secret {
             let Some(sealed) = &client.secret else {
-                return Err(OAuthError::invalid_client(FAILED));
+                return Err(failed(client_id, "the client has no secret"));
             };
             let stored = self
                 .sealer()
                 .open(&client.client_id, sealed)
                 .map_err(|e| OAuthError::server_error(format_args!("client {client_id}: {e}")))?;
             if !constant_time_eq(stored.expose(), given.as_bytes()) {
-                tracing::info!(client_id, "wrong client secret");
-                return Err(OAuthError::invalid_client(FAILED));
+                return Err(failed(client_id, "wrong client secret"));
             }
         }
         Ok(client)

@@ -1,14 +1,13 @@
 //! The authorization-session API (`/authz-sessions/v1`) for login front-ends.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use gatehouse_protocol::model::JsonObject;
 use gatehouse_protocol::session::{ConsentInput, DenyInput, Prompt, StartInput, SubjectInput};
 use serde_json::Value;
 
 use crate::app::AppState;
-use crate::http::{ApiJson, Problem};
+use crate::http::{ApiJson, OptionalApiJson, Problem};
 
 type Answer = Result<Json<Prompt>, Problem>;
 
@@ -37,13 +36,11 @@ pub async fn consent(
 }
 
 /// `DELETE`: the body (optional JSON) names the error.
-pub async fn deny(State(s): State<AppState>, Path(sid): Path<String>, body: Bytes) -> Answer {
-    let input: DenyInput = if body.iter().all(u8::is_ascii_whitespace) {
-        DenyInput::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| Problem::bad_request(format!("the request body is not valid: {e}")))?
-    };
+pub async fn deny(
+    State(s): State<AppState>,
+    Path(sid): Path<String>,
+    OptionalApiJson(input): OptionalApiJson<DenyInput>,
+) -> Answer {
     Ok(Json(s.provider.deny(&sid, input).await?))
 }
 

@@ -5,10 +5,9 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use gatehouse_protocol::authorize::Params;
 
 use crate::app::AppState;
-use crate::http::{BearerErrorResponse, Form, TokenErrorResponse, bearer, client_auth};
+use crate::http::{BearerErrorResponse, Form, LenientForm, TokenErrorResponse, bearer, client_auth};
 
 const NO_STORE: [(header::HeaderName, HeaderValue); 2] = [
     (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
@@ -68,8 +67,7 @@ pub async fn userinfo_get(State(s): State<AppState>, headers: HeaderMap) -> Resp
 }
 
 /// OpenID Connect Core §5.3, POST: the token may also come in the form body (RFC 6750 §2.2).
-pub async fn userinfo_post(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    let form = Params(url::form_urlencoded::parse(&body).into_owned().collect());
+pub async fn userinfo_post(State(s): State<AppState>, headers: HeaderMap, LenientForm(form): LenientForm) -> Response {
     let token = bearer(&headers).or(form.get("access_token"));
     render_userinfo(s.provider.userinfo(token).await)
 }
