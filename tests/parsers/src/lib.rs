@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use gatehouse_protocol::authorize::{self, Params, Rejection};
 use gatehouse_protocol::clients::ClientRegistration;
 use gatehouse_protocol::jose;
@@ -126,11 +126,15 @@ impl World {
     }
 
     /// A compact JWS verified against the provider's keys (the key of the header's `alg`,
-    /// whatever its `kid`). Without the private keys nothing verifies.
+    /// whatever its `kid`): the input as it is, and its lines (header JSON, payload,
+    /// signature) base64url-encoded and joined with dots, so that a fuzzer mutating JSON
+    /// reaches the signature check. Without the private keys nothing verifies.
     pub fn jws(&self, data: &[u8]) {
-        let token = String::from_utf8_lossy(data);
-        let result = jose::verify::<Value>(&token, |_, alg| self.key(alg));
-        assert!(result.is_err(), "a JWS made without the provider's private keys verified: {token:?}");
+        let joined = data.split(|&b| b == b'\n').map(|part| URL_SAFE_NO_PAD.encode(part)).collect::<Vec<_>>().join(".");
+        for token in [String::from_utf8_lossy(data).into_owned(), joined] {
+            let result = jose::verify::<Value>(&token, |_, alg| self.key(alg));
+            assert!(result.is_err(), "a JWS made without the provider's private keys verified: {token:?}");
+        }
     }
 
     /// Signs `claims` with the provider's key for `alg`, then verifies the token: the same
