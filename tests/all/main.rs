@@ -21,3 +21,4 @@ mod restart;
 mod session_data;
 mod shared_database;
 mod sso;
+mod strict_inputs;

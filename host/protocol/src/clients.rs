@@ -1,6 +1,8 @@
 //! Client registration and management (RFC 7591 / RFC 7592 shapes), behind the host's client
 //! API. Secrets are generated here, returned once, and stored sealed.
 
+mod redirect_uris;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ErrorCode, OAuthError};
@@ -87,16 +89,19 @@ impl Provider {
                 "redirect_uris is required for the authorization_code grant",
             )));
         }
+        // RFC 7591 §3.2.2: a refused redirect URI is `invalid_redirect_uri`; other metadata
+        // (the post-logout URIs among them) is `invalid_client_metadata`.
         for uri in &m.redirect_uris {
-            let parsed = url::Url::parse(uri).map_err(|e| {
-                ApiError::OAuth(OAuthError::new(ErrorCode::InvalidRedirectUri, format!("redirect URI {uri:?}: {e}")))
-            })?;
-            if parsed.fragment().is_some() {
-                return Err(ApiError::OAuth(OAuthError::new(
+            redirect_uris::check(uri, m.application_type).map_err(|reason| {
+                ApiError::OAuth(OAuthError::new(
                     ErrorCode::InvalidRedirectUri,
-                    format!("redirect URI {uri:?} must not contain a fragment"),
-                )));
-            }
+                    format!("redirect URI {uri:?}: {reason}"),
+                ))
+            })?;
+        }
+        for uri in &m.post_logout_redirect_uris {
+            redirect_uris::check(uri, m.application_type)
+                .map_err(|reason| bad_metadata(format!("post-logout redirect URI {uri:?}: {reason}")))?;
         }
         if m.token_endpoint_auth_method == AuthMethod::None && m.has_grant_type("client_credentials") {
             return Err(bad_metadata("public clients (token_endpoint_auth_method none) cannot use client_credentials"));

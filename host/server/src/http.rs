@@ -7,10 +7,8 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use gatehouse_protocol::authorize::Params;
-use gatehouse_protocol::secret::{Secret, constant_time_eq, sha256};
+use gatehouse_protocol::secret::{constant_time_eq, sha256};
 use gatehouse_protocol::token::{ClientAuth, TokenError};
 use gatehouse_protocol::userinfo::BearerError;
 use gatehouse_protocol::{ApiError, ErrorCode, OAuthError};
@@ -331,27 +329,12 @@ fn form_params(body: &[u8]) -> Params {
     Params(url::form_urlencoded::parse(body).into_owned().collect())
 }
 
-/// Client credentials from the `Authorization: Basic` header (RFC 6749 §2.3.1: both parts
-/// are form-encoded before being joined).
+/// Client credentials from the `Authorization: Basic` header, decoded by the protocol
+/// (`gatehouse_protocol::token::basic_credentials`: RFC 6749 §2.3.1). A value that is not
+/// visible ASCII cannot be valid credentials; it is passed on lossily and refused there.
 pub fn client_auth(headers: &HeaderMap) -> ClientAuth {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return ClientAuth::default();
-    };
-    let parsed = value.to_str().ok().and_then(|v| {
-        let (scheme, rest) = v.split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("basic") {
-            return None;
-        }
-        let decoded = String::from_utf8(STANDARD.decode(rest.trim()).ok()?).ok()?;
-        let (id, secret) = decoded.split_once(':')?;
-        let unform =
-            |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
-        Some((unform(id)?, Secret::new(unform(secret)?)))
-    });
-    match parsed {
-        Some(basic) => ClientAuth { basic: Some(basic), malformed_header: false },
-        None => ClientAuth { basic: None, malformed_header: true },
-    }
+    let value = headers.get(header::AUTHORIZATION).map(|v| String::from_utf8_lossy(v.as_bytes()));
+    ClientAuth::from_authorization(value.as_deref())
 }
 
 /// The bearer token of a request (RFC 6750 §2.1), if any.
@@ -403,6 +386,9 @@ impl TokenHashes {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
     use super::*;
 
     #[test]

@@ -1,6 +1,7 @@
 //! The token endpoint (RFC 6749 §3.2): client authentication, then one grant.
 
 mod authorization_code;
+mod basic;
 mod client_auth;
 mod client_credentials;
 mod issue;
@@ -8,6 +9,7 @@ mod refresh_token;
 
 use serde::Serialize;
 
+pub use basic::{BasicError, CredentialPart, basic_credentials};
 pub use client_auth::ClientAuth;
 
 use crate::authorize::Params;

@@ -1,0 +1,12 @@
+//! Client metadata JSON: deserialised as a `ClientRegistration` and run through
+//! `create_client` (then deleted again).
+#![no_main]
+
+use std::sync::OnceLock;
+
+use gatehouse_parser_checks::World;
+
+/// libFuzzer calls the target once per input; the provider is built on the first.
+static WORLD: OnceLock<World> = OnceLock::new();
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| WORLD.get_or_init(World::new).client_registration(data));
