@@ -7,6 +7,7 @@ use super::{AuthzSession, ConsentInput, DenyInput, Grantor, Prompt, SsoToken, St
 use crate::authorize::RedirectTarget;
 use crate::claims;
 use crate::error::{ApiError, ErrorCode, OAuthError};
+use crate::logged::Logged;
 use crate::model::{
     AuthorizationRequest, CODES, CONSENTS, Client, CodeRecord, ConsentRecord, GRANTS, Grant, SubjectSession, UseState,
 };
@@ -37,8 +38,9 @@ impl Provider {
     pub async fn deny(&self, sid: &str, input: DenyInput) -> Result<Prompt, ApiError> {
         let code = match input.error.as_deref() {
             None => ErrorCode::AccessDenied,
-            Some(c) => ErrorCode::parse(c)
-                .ok_or_else(|| ApiError::BadRequest(format!("{:?} is not an OAuth error code", truncate(c, 64))))?,
+            Some(c) => ErrorCode::parse(c).ok_or_else(|| {
+                ApiError::BadRequest(format!("{} is not an OAuth error code", Logged::at_most(c, 64)))
+            })?,
         };
         let description =
             input.error_description.unwrap_or_else(|| "the user or the login service denied the request".into());
@@ -228,13 +230,4 @@ impl Provider {
         };
         Ok(CONSENTS.put(self.store(), &key, &record, None).await?)
     }
-}
-
-/// At most `max` bytes of `s`, cut at a character boundary.
-fn truncate(s: &str, max: usize) -> &str {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
