@@ -15,6 +15,7 @@ mod hardening;
 mod hardening_edge;
 mod hsm;
 mod negative;
+mod outbound;
 mod plugins;
 mod polyglot;
 mod restart;

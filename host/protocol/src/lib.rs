@@ -8,6 +8,7 @@ pub mod authorize;
 pub mod claims;
 pub mod clients;
 pub mod error;
+pub mod fetch;
 pub mod jose;
 pub mod jwe;
 pub mod logged;

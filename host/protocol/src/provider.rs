@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::fetch::Fetcher;
 use crate::plugins::Policies;
 use crate::secret::Sealer;
 use crate::signer::{Alg, Signer};
@@ -132,6 +133,8 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
     pub policies: Policies,
+    /// Documents from URLs clients name (`jwks_uri`, `sector_identifier_uri`, `request_uri`).
+    pub fetcher: Arc<dyn Fetcher>,
 }
 
 /// The OpenID provider.
@@ -167,6 +170,10 @@ impl Provider {
 
     pub(crate) fn random(&self) -> &dyn Random {
         self.ports.random.as_ref()
+    }
+
+    pub fn fetcher(&self) -> &dyn Fetcher {
+        self.ports.fetcher.as_ref()
     }
 
     pub(crate) fn policies(&self) -> &Policies {

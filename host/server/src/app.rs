@@ -157,6 +157,7 @@ impl Gatehouse {
             clock,
             random: random.clone(),
             policies: overrides.policies.unwrap_or_else(|| plugins.policies()),
+            fetcher: Arc::new(crate::outbound::Outbound::new(&config.outbound).map_err(StartupError)?),
         };
         let provider = Provider::new(settings, ports);
         provider

@@ -30,6 +30,7 @@ const SECTIONS: &[&str] = &[
     "clients",
     "log",
     "plugins",
+    "outbound",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -66,6 +67,33 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub plugins: PluginsConfig,
+    #[serde(default)]
+    pub outbound: OutboundConfig,
+}
+
+/// The provider's own fetches of documents clients name (`jwks_uri`, `sector_identifier_uri`,
+/// `request_uri`): https only, public addresses only unless allowed here.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// The most one fetch may take, connection included.
+    #[serde(with = "humantime_serde", default = "d5s")]
+    pub timeout: Duration,
+    /// Allow loopback and private addresses (documents on the deployment's own network, tests).
+    #[serde(default)]
+    pub allow_private_addresses: bool,
+    /// Networks allowed even when private addresses are not, e.g. `["10.20.0.0/16"]`.
+    #[serde(default)]
+    pub allowed_networks: Vec<ipnet::IpNet>,
+    /// PEM certificates trusted beside the operating system's CA store and the Mozilla roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        Self { timeout: d5s(), allow_private_addresses: false, allowed_networks: Vec::new(), ca_file: None }
+    }
 }
 
 /// Policy plugins (WebAssembly components). Each plugin is a manifest (`NAME.toml`: kind,

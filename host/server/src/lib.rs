@@ -5,6 +5,7 @@ pub mod app;
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod outbound;
 pub mod routes;
 pub mod serve;
 

@@ -6,6 +6,7 @@ pub mod browser;
 pub mod plugins;
 pub mod rp;
 pub mod stack;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -91,6 +91,7 @@ impl World {
             clock: Arc::new(Fixed(now)),
             random: Arc::new(SystemRandom),
             policies: Policies::default(),
+            fetcher: Arc::new(gatehouse_protocol::fetch::NoFetcher),
         };
         let provider = Provider::new(Settings::new(ISSUER), ports);
         let world = World { runtime, provider, signer, keys, now };
