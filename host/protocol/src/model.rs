@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::jwe::{Enc, KeyAlg};
 use crate::secret::{Sealed, TokenHash};
 use crate::signer::Alg;
 use crate::store::Collection;
@@ -17,6 +18,10 @@ pub enum AuthMethod {
     #[default]
     ClientSecretBasic,
     ClientSecretPost,
+    /// A JWT signed with HMAC keyed by the client secret (OpenID Connect Core §9).
+    ClientSecretJwt,
+    /// A JWT signed with one of the client's registered keys (RFC 7523 §2.2).
+    PrivateKeyJwt,
     None,
 }
 
@@ -25,9 +30,25 @@ impl AuthMethod {
         match self {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::ClientSecretJwt => "client_secret_jwt",
+            Self::PrivateKeyJwt => "private_key_jwt",
             Self::None => "none",
         }
     }
+
+    /// Whether the client holds a shared secret (the methods that send it, or sign with it).
+    pub fn uses_secret(self) -> bool {
+        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost | Self::ClientSecretJwt)
+    }
+}
+
+/// OpenID Connect Core §8 subject identifier types.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectType {
+    #[default]
+    Public,
+    Pairwise,
 }
 
 /// RFC 7591 §2 `application_type` (OpenID Connect Dynamic Registration §2).
@@ -82,6 +103,70 @@ pub struct ClientMetadata {
     pub default_max_age: Option<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub post_logout_redirect_uris: Vec<String>,
+
+    // Client keys (OpenID Connect Dynamic Registration §2): at most one of the two.
+    /// The client's public keys, inline, as a JWK set (kept as JSON: a set may hold keys for
+    /// algorithms the JOSE crates do not model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The JWS algorithm of `client_secret_jwt` / `private_key_jwt` assertions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
+
+    // Subjects (OpenID Connect Core §8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_type: Option<SubjectType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector_identifier_uri: Option<String>,
+
+    // Token and UserInfo encryption and signing (Dynamic Registration §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_encrypted_response_alg: Option<KeyAlg>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_encrypted_response_enc: Option<Enc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_signed_response_alg: Option<Alg>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_encrypted_response_alg: Option<KeyAlg>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_encrypted_response_enc: Option<Enc>,
+
+    // Request objects (OpenID Connect Core §6, RFC 9101) and PAR (RFC 9126).
+    /// The JWS algorithm of the client's request objects, `none` included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_object_signing_alg: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_object_encryption_alg: Option<KeyAlg>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_object_encryption_enc: Option<Enc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_uris: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_signed_request_object: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_pushed_authorization_requests: bool,
+
+    // Authentication requirements (Dynamic Registration §2).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_auth_time: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub default_acr_values: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiate_login_uri: Option<String>,
+
+    // Logout (Front-Channel Logout 1.0 §2, Back-Channel Logout 1.0 §2.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontchannel_logout_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub frontchannel_logout_session_required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub backchannel_logout_session_required: bool,
+
+    /// Members Gatehouse does not interpret, kept and returned as given (RFC 7591 §2).
     #[serde(flatten)]
     pub extra: JsonObject,
 }
@@ -133,6 +218,13 @@ pub struct Client {
 impl Client {
     pub fn is_public(&self) -> bool {
         self.metadata.token_endpoint_auth_method == AuthMethod::None
+    }
+}
+
+impl ClientMetadata {
+    /// The subject type, public unless the client registered pairwise.
+    pub fn subject_type(&self) -> SubjectType {
+        self.subject_type.unwrap_or_default()
     }
 }
 
