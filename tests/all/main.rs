@@ -23,3 +23,4 @@ mod session_data;
 mod shared_database;
 mod sso;
 mod strict_inputs;
+mod tls;

@@ -87,6 +87,9 @@ pub struct Gatehouse {
     pub limits: Limits,
     /// The listener's caps on connections and requests.
     pub gates: Arc<Gates>,
+    /// The TLS certificate, when the listener serves https.
+    pub tls: Option<Arc<crate::tls::Certificates>>,
+    tls_reload_interval: Duration,
 }
 
 impl Gatehouse {
@@ -192,7 +195,12 @@ impl Gatehouse {
             plugins,
             plugin_watcher,
         }));
-        Ok(Gatehouse { state, listen, limits: Limits::new(&config.http), gates })
+        let tls = match (&config.http.tls_certificate, &config.http.tls_private_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::Certificates::open(cert, key).map_err(StartupError)?),
+            _ => None,
+        };
+        let tls_reload_interval = config.http.tls_reload_interval;
+        Ok(Gatehouse { state, listen, limits: Limits::new(&config.http), gates, tls, tls_reload_interval })
     }
 
     /// All routes.
@@ -262,8 +270,16 @@ impl Gatehouse {
                 }
             }
         });
-        let result = serve::run(listener, self.router(), self.limits, self.gates.clone(), shutdown).await;
+        let acceptor = match &self.tls {
+            Some(tls) => Some(tls.acceptor().map_err(std::io::Error::other)?),
+            None => None,
+        };
+        let watcher = self.tls.clone().map(|tls| tokio::spawn(tls.watch(self.tls_reload_interval)));
+        let result = serve::run(listener, self.router(), self.limits, self.gates.clone(), acceptor, shutdown).await;
         purger.abort();
+        if let Some(w) = watcher {
+            w.abort();
+        }
         result
     }
 }

@@ -167,6 +167,16 @@ pub struct HttpConfig {
     /// 431.
     #[serde(default = "default_max_header_bytes")]
     pub max_header_bytes: usize,
+    /// Serve https: the PEM certificate chain (leaf first) and its private key. Both or
+    /// neither; without them the listener speaks plain HTTP/1.1 (behind a TLS proxy).
+    #[serde(default)]
+    pub tls_certificate: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_private_key: Option<PathBuf>,
+    /// How often the two files are checked for a change (a renewed certificate); `SIGHUP`
+    /// reloads them at once.
+    #[serde(with = "humantime_serde", default = "d1m")]
+    pub tls_reload_interval: Duration,
 }
 
 fn d10s() -> Duration {
@@ -199,6 +209,9 @@ impl Default for HttpConfig {
             max_connections: default_max_connections(),
             max_requests: default_max_requests(),
             max_header_bytes: default_max_header_bytes(),
+            tls_certificate: None,
+            tls_private_key: None,
+            tls_reload_interval: d1m(),
         }
     }
 }
@@ -601,6 +614,20 @@ impl Config {
             if !(1..=1_000_000).contains(&n) {
                 return Err(ConfigError(format!("http.{name} must be at least 1 and at most 1000000")));
             }
+        }
+        if h.tls_certificate.is_some() != h.tls_private_key.is_some() {
+            return Err(ConfigError(
+                "http.tls_certificate and http.tls_private_key go together: set both to serve https, or neither".into(),
+            ));
+        }
+        if h.tls_certificate.is_some() && !self.issuer.starts_with("https:") {
+            return Err(ConfigError(format!(
+                "the listener serves TLS (http.tls_certificate), so the issuer must be an https URL, not {:?}",
+                self.issuer
+            )));
+        }
+        if h.tls_reload_interval < Duration::from_secs(1) {
+            return Err(ConfigError("http.tls_reload_interval must be at least one second".into()));
         }
         if h.max_header_bytes < 8192 {
             return Err(ConfigError(

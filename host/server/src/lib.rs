@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod routes;
 pub mod serve;
+pub mod tls;
 
 pub use app::{Gatehouse, Overrides, StartupError};
 pub use config::Config;

@@ -113,9 +113,7 @@ fn serve(config_path: Option<PathBuf>) -> ExitCode {
             }
         };
         tracing::info!(issuer = %config.issuer, listen = %server.listen, "gatehouse is serving");
-        if let Some(hsm) = server.state.hsm.clone() {
-            tokio::spawn(rescan_on_hangup(hsm));
-        }
+        tokio::spawn(on_hangup(server.state.hsm.clone(), server.tls.clone()));
         match server.serve(listener, shutdown_signal()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -126,13 +124,21 @@ fn serve(config_path: Option<PathBuf>) -> ExitCode {
     })
 }
 
-/// SIGHUP rescans the HSM token, so keys put on it go live at once.
-async fn rescan_on_hangup(hsm: std::sync::Arc<gatehouse_signer::Pkcs11Signer>) {
+/// SIGHUP rescans the HSM token, so keys put on it go live at once, and reloads the TLS
+/// certificate.
+async fn on_hangup(
+    hsm: Option<std::sync::Arc<gatehouse_signer::Pkcs11Signer>>,
+    tls: Option<std::sync::Arc<gatehouse_server::tls::Certificates>>,
+) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let Ok(mut hangups) = signal(SignalKind::hangup()) else { return };
         while hangups.recv().await.is_some() {
+            if let Some(tls) = &tls {
+                tls.reload(true);
+            }
+            let Some(hsm) = &hsm else { continue };
             match hsm.rescan().await {
                 Ok(report) => tracing::info!(
                     keys = report.keys.len(),
@@ -143,6 +149,8 @@ async fn rescan_on_hangup(hsm: std::sync::Arc<gatehouse_signer::Pkcs11Signer>) {
             }
         }
     }
+    #[cfg(not(unix))]
+    let _ = (hsm, tls);
 }
 
 async fn shutdown_signal() {

@@ -14,8 +14,11 @@
 //!   (bounded in time and bytes), so a client still sending a refused body reads the answer
 //!   instead of a reset.
 //!
-//! Only HTTP/1.1 is spoken: HTTP/2 without TLS would bypass the header timeout, and TLS (with
-//! HTTP/2) belongs to the proxy in front of an `https` issuer.
+//! - **TLS** (when `http.tls_certificate` is set, see `tls.rs`): the handshake must finish
+//!   within the header timeout; ALPN picks HTTP/2 or HTTP/1.1. HTTP/2 connections get the same
+//!   request cap, body deadline and idle timeout, a cap on concurrent streams and header-list
+//!   size, and keep-alive pings. Without TLS only HTTP/1.1 is spoken: cleartext HTTP/2 would
+//!   bypass the header timeout.
 
 use std::future::{Future, poll_fn};
 use std::io;
@@ -29,8 +32,8 @@ use axum::Router;
 use axum::body::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
@@ -38,6 +41,9 @@ use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
 
 use crate::config::HttpConfig;
+
+/// Streams one HTTP/2 connection may have open at once.
+const MAX_STREAMS: u32 = 100;
 
 /// How long a closing connection reads what its client still sends, and how much.
 const LINGER_TIME: Duration = Duration::from_secs(2);
@@ -99,6 +105,7 @@ pub(crate) async fn run(
     router: Router,
     limits: Limits,
     gates: Arc<Gates>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let mut builder = http1::Builder::new();
@@ -134,7 +141,7 @@ pub(crate) async fn run(
             requests: gates.requests.clone(),
             stopping: stopping.clone(),
         };
-        tokio::spawn(connection.serve(stream, permit));
+        tokio::spawn(connection.serve(stream, permit, tls.clone()));
     }
     drop(listener);
     stop.send_replace(true);
@@ -154,23 +161,53 @@ struct Connection {
 }
 
 impl Connection {
-    async fn serve(mut self, stream: TcpStream, _permit: OwnedSemaphorePermit) {
+    async fn serve(self, stream: TcpStream, _permit: OwnedSemaphorePermit, tls: Option<tokio_rustls::TlsAcceptor>) {
+        let Some(acceptor) = tls else {
+            return self.serve_http1(stream).await;
+        };
+        // A client that does not finish its handshake in time gets nothing.
+        let Ok(Ok(stream)) = tokio::time::timeout(self.limits.header_read_timeout, acceptor.accept(stream)).await
+        else {
+            return;
+        };
+        if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+            self.serve_http2(stream).await
+        } else {
+            self.serve_http1(stream).await
+        }
+    }
+
+    /// The service for one connection's requests: a slot under the request cap, the body under
+    /// its deadline, the connection busy (not idle) while the handler runs.
+    fn service(
+        &self,
+        activity: &Arc<Activity>,
+    ) -> impl hyper::service::Service<
+        hyper::Request<Incoming>,
+        Response = axum::response::Response,
+        Error = std::convert::Infallible,
+        Future = Pin<Box<dyn Future<Output = Result<axum::response::Response, std::convert::Infallible>> + Send>>,
+    > + Clone
+    + use<> {
+        let (router, requests, body_timeout) =
+            (self.router.clone(), self.requests.clone(), self.limits.body_read_timeout);
+        let activity = activity.clone();
+        hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            let (router, requests, busy) = (router.clone(), requests.clone(), Busy::new(&activity));
+            // Boxed: hyper's `poll_without_shutdown` wants the request future `Unpin`.
+            Box::pin(async move {
+                let _busy = busy;
+                let _slot = requests.acquire_owned().await.expect("the semaphore is never closed");
+                let request = request.map(|body| Deadline::new(body, body_timeout));
+                router.oneshot(request).await
+            }) as Pin<Box<dyn Future<Output = _> + Send>>
+        })
+    }
+
+    async fn serve_http1<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(mut self, stream: S) {
         let activity = Arc::new(Activity::new());
         let io = TokioIo::new(Watched { stream, activity: activity.clone() });
-        let (router, requests, body_timeout) = (self.router, self.requests, self.limits.body_read_timeout);
-        let service = hyper::service::service_fn({
-            let activity = activity.clone();
-            move |request: hyper::Request<Incoming>| {
-                let (router, requests, busy) = (router.clone(), requests.clone(), Busy::new(&activity));
-                // Boxed: hyper's `poll_without_shutdown` wants the request future `Unpin`.
-                Box::pin(async move {
-                    let _busy = busy;
-                    let _slot = requests.acquire_owned().await.expect("the semaphore is never closed");
-                    let request = request.map(|body| Deadline::new(body, body_timeout));
-                    router.oneshot(request).await
-                })
-            }
-        });
+        let service = self.service(&activity);
         let mut conn = self.builder.serve_connection(io, service);
         let mut asked_to_close = false;
         let result = loop {
@@ -203,11 +240,49 @@ impl Connection {
             }
         }
     }
+
+    async fn serve_http2<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(mut self, stream: S) {
+        let activity = Arc::new(Activity::new());
+        let io = TokioIo::new(Watched { stream, activity: activity.clone() });
+        let service = self.service(&activity);
+        let idle = self.limits.idle_timeout;
+        let mut builder = http2::Builder::new(TokioExecutor::new());
+        builder
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(MAX_STREAMS)
+            .max_header_list_size(u32::try_from(self.limits.max_header_bytes).unwrap_or(u32::MAX))
+            .keep_alive_interval(Some(idle))
+            .keep_alive_timeout(idle);
+        let conn = builder.serve_connection(io, service);
+        tokio::pin!(conn);
+        let mut asked_to_close = false;
+        loop {
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "HTTP/2 connection ended with an error");
+                    }
+                    return;
+                }
+                () = activity.quiet_for(idle) => {
+                    if asked_to_close {
+                        return;
+                    }
+                    conn.as_mut().graceful_shutdown();
+                    asked_to_close = true;
+                }
+                _ = self.stopping.wait_for(|stop| *stop), if !asked_to_close => {
+                    conn.as_mut().graceful_shutdown();
+                    asked_to_close = true;
+                }
+            }
+        }
+    }
 }
 
 /// Closes the write side, then reads and drops what the client still sends until it closes
 /// too, for at most [`LINGER_TIME`] and [`LINGER_BYTES`].
-async fn linger(mut stream: TcpStream) {
+async fn linger<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) {
     if stream.shutdown().await.is_err() {
         return;
     }
@@ -273,13 +348,13 @@ impl Drop for Busy {
     }
 }
 
-/// The TCP stream, noting every byte that moves.
-struct Watched {
-    stream: TcpStream,
+/// The connection's stream, noting every byte that moves.
+struct Watched<S> {
+    stream: S,
     activity: Arc<Activity>,
 }
 
-impl AsyncRead for Watched {
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let result = Pin::new(&mut self.stream).poll_read(cx, buf);
@@ -290,7 +365,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let result = Pin::new(&mut self.stream).poll_write(cx, buf);
         if matches!(result, Poll::Ready(Ok(n)) if n > 0) {

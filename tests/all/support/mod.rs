@@ -59,6 +59,20 @@ impl TestServer {
         Self::start_as(None, LOGIN_URL, extra).await
     }
 
+    /// Starts a server that serves https with a certificate from `ca` (its issuer is an
+    /// `https://127.0.0.1:…` URL), and an HTTP client that trusts `ca`.
+    pub async fn start_https(ca: &tls::TestCa, http: &str, extra: &str) -> Self {
+        let tmp = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let (cert, key) = ca.server_files(tmp.path(), "server");
+        let http = format!("tls_certificate = \"{}\"\ntls_private_key = \"{}\"\n{http}", cert.display(), key.display());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .add_root_certificate(ca.certificate())
+            .build()
+            .expect("http client");
+        Self::start_full(tmp, "https", client, None, LOGIN_URL, &http, extra).await
+    }
+
     /// Starts a server with extra keys in its `[http]` section (timeouts, caps).
     pub async fn start_with_http(http: &str) -> Self {
         Self::start_configured(None, LOGIN_URL, http, "").await
@@ -81,16 +95,28 @@ impl TestServer {
 
     async fn start_configured(issuer: Option<String>, login_url: &str, http: &str, extra: &str) -> Self {
         let tmp = Arc::new(tempfile::tempdir().expect("temp dir"));
+        Self::start_full(tmp, "http", http_client(), issuer, login_url, http, extra).await
+    }
+
+    async fn start_full(
+        tmp: Arc<tempfile::TempDir>,
+        scheme: &str,
+        client: reqwest::Client,
+        issuer: Option<String>,
+        login_url: &str,
+        http: &str,
+        extra: &str,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().unwrap().port();
-        let base = format!("http://127.0.0.1:{port}");
+        let base = format!("{scheme}://127.0.0.1:{port}");
         let mut server = TestServer {
             issuer: issuer.unwrap_or_else(|| base.clone()),
             base,
             port,
             data_dir: tmp.path().to_path_buf(),
             clock: ShiftedClock::new(),
-            http: http_client(),
+            http: client,
             login_url: login_url.to_owned(),
             http_extra: http.to_owned(),
             extra: extra.to_owned(),

@@ -11,7 +11,7 @@ use openidconnect::{
 };
 use serde_json::Value;
 
-use super::{TestServer, alice, http_client, redirect_params};
+use super::{TestServer, alice, redirect_params};
 
 pub type Client =
     CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
@@ -64,7 +64,7 @@ impl Login {
 impl Rp {
     /// Discovers the provider and configures the client registered as `info`.
     pub async fn new(server: &TestServer, info: &Value) -> Self {
-        let http = http_client();
+        let http = server.http.clone();
         let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(server.base.clone()).unwrap(), &http)
             .await
             .expect("discovery");

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
+use openidconnect::reqwest;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::TcpListener;
@@ -40,6 +41,24 @@ impl TestCa {
         let cert = params.signed_by(&key, &self.issuer).expect("server certificate");
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         (vec![cert.der().clone()], key)
+    }
+
+    /// A server certificate and key as PEM files in `dir`, for `http.tls_certificate` and
+    /// `http.tls_private_key`.
+    pub fn server_files(&self, dir: &std::path::Path, name: &str) -> (PathBuf, PathBuf) {
+        let key = KeyPair::generate().expect("server key");
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("server params");
+        params.subject_alt_names.push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+        let cert = params.signed_by(&key, &self.issuer).expect("server certificate");
+        let (cert_file, key_file) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+        std::fs::write(&cert_file, cert.pem()).expect("write the certificate");
+        std::fs::write(&key_file, key.serialize_pem()).expect("write the key");
+        (cert_file, key_file)
+    }
+
+    /// The CA certificate, for clients that should trust it.
+    pub fn certificate(&self) -> reqwest::Certificate {
+        reqwest::Certificate::from_pem(&std::fs::read(&self.file).expect("the CA file")).expect("a PEM certificate")
     }
 
     /// Serves `router` over https on a loopback port; returns its base URL. The server lives
