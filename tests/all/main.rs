@@ -8,6 +8,7 @@ mod api_errors;
 mod browser;
 mod clients_api;
 mod code_flow;
+mod conformance;
 mod example_limits;
 mod frontend;
 mod frontend_throttle;
