@@ -177,12 +177,14 @@ impl Provider {
             return Err(refused(&client_id, Refusal::Missing));
         };
         let jws = ClientJws::parse(token).map_err(|e| {
+            // The client it was meant for, if it says, for the log line.
+            let named = form_id.map(str::to_owned).or_else(|| unverified_sub(token)).unwrap_or_default();
             let reason = match e {
                 VerifyError::Unsecured => Refusal::Unsecured,
                 VerifyError::Algorithm => Refusal::UnsupportedAlg(header_alg(token)),
                 e => Refusal::Malformed(e),
             };
-            refused(&client_id, reason)
+            refused(&named, reason)
         })?;
         let claims: Claims = jws.unverified_payload().map_err(|_| refused(&client_id, Refusal::Claims))?;
         // RFC 7523 §3 item 2: "For client authentication, the subject MUST be the "client_id"
@@ -316,16 +318,24 @@ fn check_claims(claims: &Claims, client_id: &str, audiences: &[&str], now: UnixT
     Ok(())
 }
 
+/// Member `name` of the JSON object in the `part`th dot-separated segment of `token`, as text.
+fn segment_member(token: &str, part: usize, name: &str) -> Option<String> {
+    use base64::Engine;
+    let segment = token.split('.').nth(part)?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(segment).ok()?;
+    let object = serde_json::from_slice::<serde_json::Value>(&json).ok()?;
+    object.get(name)?.as_str().map(str::to_owned)
+}
+
 /// The `alg` a refused header named, for the log.
 fn header_alg(token: &str) -> String {
-    use base64::Engine;
-    let header = token.split('.').next().unwrap_or_default();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .ok()
-        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
-        .and_then(|h| h.get("alg").and_then(|a| a.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| "(none given)".into())
+    segment_member(token, 0, "alg").unwrap_or_else(|| "(none given)".into())
+}
+
+/// The `sub` of an assertion that could not be parsed as a JWS we accept (`alg: none`, say),
+/// for the log line only, and only if some client could have it.
+fn unverified_sub(token: &str) -> Option<String> {
+    segment_member(token, 1, "sub").filter(|s| is_valid_client_id(s))
 }
 
 #[cfg(test)]

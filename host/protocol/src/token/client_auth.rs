@@ -61,6 +61,9 @@ impl Provider {
         let assertion = form.get("client_assertion").is_some() || form.get("client_assertion_type").is_some();
         let methods = [auth.basic.is_some(), form_secret.is_some(), assertion].iter().filter(|m| **m).count();
         if methods > 1 {
+            let client_id = auth.basic.as_ref().map(|(id, _)| id.as_str()).or(form_id).unwrap_or_default();
+            let reason = "more than one client authentication method";
+            tracing::info!(client_id = %logged(client_id), %reason, "client authentication failed");
             return Err(OAuthError::invalid_client("the request uses more than one client authentication method"));
         }
         if assertion {
