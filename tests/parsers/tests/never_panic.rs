@@ -229,8 +229,10 @@ fn client_assertion(now: i64) -> impl Strategy<Value = String> {
     let claims = (client, proptest::option::of(text(&["keys"])), aud, time.clone(), time, ".{0,24}").prop_map(
         |(sub, iss, aud, exp, iat, jti)| {
             let iss = iss.unwrap_or_else(|| sub.clone());
-            serde_json::to_vec(&serde_json::json!({"sub": sub, "iss": iss, "aud": aud, "exp": exp, "iat": iat, "jti": jti}))
-                .unwrap()
+            serde_json::to_vec(
+                &serde_json::json!({"sub": sub, "iss": iss, "aud": aud, "exp": exp, "iat": iat, "jti": jti}),
+            )
+            .unwrap()
         },
     );
     let signature =
