@@ -29,7 +29,7 @@ target_dir=${FUZZ_TARGET_DIR:-$PWD/target}
 targets=()
 while [ $# -gt 0 ] && [ "$1" != -- ]; do targets+=("$1"); shift; done
 [ "${1:-}" = -- ] && shift
-[ ${#targets[@]} -gt 0 ] || targets=(authorization_request basic_credentials compact_jws client_metadata)
+[ ${#targets[@]} -gt 0 ] || targets=(authorization_request basic_credentials compact_jws client_assertion client_metadata)
 
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "artifacts/$t"

@@ -4,8 +4,6 @@
 //! authentication failures all look the same, and what a request carries reaches the log
 //! escaped and cut short.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use openidconnect::reqwest::Method;
@@ -13,8 +11,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
-use tracing_subscriber::util::SubscriberInitExt;
 
+use crate::support::log::Log;
 use crate::support::{ADMIN_TOKEN, AUTHZ_TOKEN, TestServer};
 
 /// Long enough for any wait below to end on its own; reaching it means a bound is missing.
@@ -94,36 +92,6 @@ impl Raw {
 
 fn spawn_answer(mut raw: Raw) -> JoinHandle<Option<Answer>> {
     tokio::spawn(async move { raw.answer().await })
-}
-
-/// What the server logs while the guard lives: the test's own thread only.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Log {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Log {
-    /// Captures INFO and above. Tests run the server on their own single-threaded runtime, so
-    /// everything it logs for their requests is written on their thread.
-    fn capture() -> (Log, tracing::dispatcher::DefaultGuard) {
-        let log = Log::default();
-        let writer = log.clone();
-        let guard =
-            tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish().set_default();
-        (log, guard)
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
 }
 
 async fn token_request(server: &TestServer, basic: Option<(&str, &str)>, form: &[(&str, &str)]) -> (u16, String) {

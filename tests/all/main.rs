@@ -6,6 +6,7 @@ mod support;
 
 mod api_errors;
 mod browser;
+mod client_auth_jwt;
 mod clients_api;
 mod code_flow;
 mod conformance;

@@ -19,9 +19,10 @@ pub async fn fresh_database(name: &str) -> String {
     base.replace("dbname=postgres", &format!("dbname={name}"))
 }
 
-#[tokio::test]
-async fn two_hosts_on_one_postgres_database_act_as_one_provider() {
-    let url = fresh_database("gatehouse_e2e_shared").await;
+/// The configuration of hosts sharing a fresh database `name` and one master key (in the
+/// folder returned, which must outlive them).
+pub async fn shared_config(name: &str) -> (String, tempfile::TempDir) {
+    let url = fresh_database(name).await;
     let keys = tempfile::tempdir().unwrap();
     let key_file = keys.path().join("master.key");
     std::fs::write(&key_file, "7".repeat(64)).unwrap();
@@ -29,6 +30,12 @@ async fn two_hosts_on_one_postgres_database_act_as_one_provider() {
         "[storage]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 4\n[signing]\nmaster_key_file = \"{}\"\n",
         key_file.display()
     );
+    (extra, keys)
+}
+
+#[tokio::test]
+async fn two_hosts_on_one_postgres_database_act_as_one_provider() {
+    let (extra, _keys) = shared_config("gatehouse_e2e_shared").await;
     let a = TestServer::start_with(&extra).await;
     let b = TestServer::start_beside(&a, &extra).await;
 

@@ -6,6 +6,7 @@ mod redirect_uris;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ErrorCode, OAuthError};
+use crate::jose::{JwsAlg, signing_keys};
 use crate::model::{AuthMethod, CLIENTS, Client, ClientMetadata, ClientSource};
 use crate::provider::Provider;
 use crate::secret::Secret;
@@ -64,6 +65,49 @@ fn bad_metadata(description: impl Into<String>) -> ApiError {
     ApiError::OAuth(OAuthError::new(ErrorCode::InvalidClientMetadata, description.into()))
 }
 
+/// What the JWT authentication methods need (OpenID Connect Core §9, Dynamic Registration §2):
+/// `private_key_jwt` clients register their keys, `jwks` or `jwks_uri` (https), and a
+/// registered `token_endpoint_auth_signing_alg` must be one Gatehouse verifies for the method
+/// (for the other methods it is kept but unused).
+fn check_jwt_auth(m: &ClientMetadata) -> Result<(), ApiError> {
+    let method = m.token_endpoint_auth_method;
+    if method == AuthMethod::PrivateKeyJwt {
+        match (&m.jwks, &m.jwks_uri) {
+            (Some(_), Some(_)) => return Err(bad_metadata("jwks and jwks_uri cannot both be given")),
+            (None, None) => return Err(bad_metadata("private_key_jwt needs the client's keys: jwks or jwks_uri")),
+            (Some(jwks), None) if signing_keys(jwks).is_empty() => {
+                return Err(bad_metadata("jwks holds no key that can verify signatures"));
+            }
+            (None, Some(uri)) if url::Url::parse(uri).map_or(true, |u| u.scheme() != "https") => {
+                return Err(bad_metadata("jwks_uri must be an https URL"));
+            }
+            _ => {}
+        }
+    }
+    let (Some(alg), AuthMethod::ClientSecretJwt | AuthMethod::PrivateKeyJwt) =
+        (m.token_endpoint_auth_signing_alg.as_deref(), method)
+    else {
+        return Ok(());
+    };
+    match JwsAlg::parse(alg) {
+        Some(a) if a.is_hmac() == (method == AuthMethod::ClientSecretJwt) => Ok(()),
+        _ => Err(bad_metadata(format!(
+            "token_endpoint_auth_signing_alg {alg:?} is not available for {}",
+            method.as_str()
+        ))),
+    }
+}
+
+/// The least length of a client secret for this metadata: [`MIN_SECRET_LEN`], more when
+/// `client_secret_jwt` registered an HMAC that needs a longer key.
+fn secret_len_for(m: &ClientMetadata) -> usize {
+    let alg = m.token_endpoint_auth_signing_alg.as_deref().and_then(JwsAlg::parse);
+    match (m.token_endpoint_auth_method, alg) {
+        (AuthMethod::ClientSecretJwt, Some(a)) if a.is_hmac() => a.min_secret_len().max(MIN_SECRET_LEN),
+        _ => MIN_SECRET_LEN,
+    }
+}
+
 impl Provider {
     /// Checks client metadata against what this provider supports.
     fn validate_metadata(&self, m: &mut ClientMetadata) -> Result<(), ApiError> {
@@ -110,6 +154,7 @@ impl Provider {
         {
             return Err(bad_metadata(format!("id_token_signed_response_alg {alg} is not available")));
         }
+        check_jwt_auth(m)?;
         Ok(())
     }
 
@@ -121,18 +166,33 @@ impl Provider {
         }
     }
 
-    /// The secret to store: the one given (long enough), or a new one for confidential clients.
+    /// The secret to store: the one given (long enough), or a new one for the methods that use
+    /// a secret.
     fn new_secret(&self, metadata: &ClientMetadata, given: Option<Secret<String>>) -> Result<Option<String>, ApiError> {
-        match (metadata.token_endpoint_auth_method, given) {
+        let method = metadata.token_endpoint_auth_method;
+        let least = secret_len_for(metadata);
+        match (method, given) {
             (AuthMethod::None, Some(_)) => {
                 Err(bad_metadata("a public client (token_endpoint_auth_method none) has no secret"))
             }
-            (AuthMethod::None, None) => Ok(None),
-            (_, Some(s)) if s.expose().len() < MIN_SECRET_LEN => {
-                Err(bad_metadata(format!("client_secret must be at least {MIN_SECRET_LEN} characters")))
+            (m, Some(_)) if !m.uses_secret() => {
+                Err(bad_metadata(format!("a client that authenticates with {} has no secret", m.as_str())))
+            }
+            (m, None) if !m.uses_secret() => Ok(None),
+            (_, Some(s)) if s.expose().len() < least => {
+                Err(bad_metadata(format!("client_secret must be at least {least} characters")))
             }
             (_, Some(s)) => Ok(Some(s.expose().clone())),
-            (_, None) => Ok(Some(self.new_token())),
+            (m, None) => Ok(Some(self.generate_secret(m))),
+        }
+    }
+
+    /// A new client secret. `client_secret_jwt` secrets are HMAC keys, long enough for HS512
+    /// (RFC 7518 §3.2); the others have 256 bits.
+    fn generate_secret(&self, method: AuthMethod) -> String {
+        match method {
+            AuthMethod::ClientSecretJwt => self.random().token(64),
+            _ => self.new_token(),
         }
     }
 
@@ -196,9 +256,9 @@ impl Provider {
         self.validate_metadata(&mut reg.metadata)?;
         let mut new_secret = None;
         match (reg.metadata.token_endpoint_auth_method, &client.secret) {
-            (AuthMethod::None, _) => client.secret = None,
-            (_, None) => {
-                let s = self.new_token();
+            (m, _) if !m.uses_secret() => client.secret = None,
+            (m, None) => {
+                let s = self.generate_secret(m);
                 client.secret = Some(self.sealer().seal(self.random(), client_id, s.as_bytes()));
                 new_secret = Some(s);
             }
@@ -213,10 +273,17 @@ impl Provider {
     pub async fn rotate_client_secret(&self, client_id: &str) -> Result<ClientInfo, ApiError> {
         let mut client = self.find_client(client_id).await?;
         Self::writable(&client)?;
-        if client.is_public() {
+        let method = client.metadata.token_endpoint_auth_method;
+        if method == AuthMethod::None {
             return Err(ApiError::Conflict("a public client has no secret".into()));
         }
-        let s = self.new_token();
+        if !method.uses_secret() {
+            return Err(ApiError::Conflict(format!(
+                "a client that authenticates with {} has no secret",
+                method.as_str()
+            )));
+        }
+        let s = self.generate_secret(method);
         client.secret = Some(self.sealer().seal(self.random(), client_id, s.as_bytes()));
         CLIENTS.put(self.store(), client_id, &client, None).await?;
         Ok(info(&client, Some(s)))
@@ -250,7 +317,7 @@ impl Provider {
                 incarnation = Some(existing.incarnation);
                 CLIENTS.delete(self.store(), &id, now).await?;
             }
-            if reg.metadata.token_endpoint_auth_method != AuthMethod::None && reg.client_secret.is_none() {
+            if reg.metadata.token_endpoint_auth_method.uses_secret() && reg.client_secret.is_none() {
                 return Err(bad_metadata(format!("configured client {id:?} needs a client_secret")));
             }
             self.register(reg, ClientSource::Config, incarnation).await?;

@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::claims::{STANDARD_SCOPES, scope_claims};
+use crate::jose::JwsAlg;
 use crate::provider::Provider;
 
 impl Provider {
@@ -35,7 +36,9 @@ impl Provider {
             "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": algs,
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "token_endpoint_auth_methods_supported":
+                ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
+            "token_endpoint_auth_signing_alg_values_supported": JwsAlg::ALL.map(JwsAlg::as_str),
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": claims,
             "claims_parameter_supported": true,

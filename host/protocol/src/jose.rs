@@ -1,14 +1,19 @@
 //! JSON Web Signatures in compact form: signing through the [`Signer`] port and verifying
 //! against public JWKs. JOSE data types come from `jose-jws` and `jose-jwk`; the cryptography
-//! of verification from aws-lc-rs.
+//! of verification from aws-lc-rs. [`client`] verifies what clients sign, with the wider set
+//! of algorithms and the key rules that needs.
+
+mod client;
+
+pub use client::{ClientJws, JwsAlg, MAX_KEYS_WITHOUT_KID, SigningKey, signing_keys, verify_hmac, verify_public};
 
 use std::str::FromStr;
 
-use aws_lc_rs::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jose_jwk::jose_b64::serde::{Bytes, Json};
 use jose_jwk::{EcCurves, Jwk, Key};
+
 use jose_jws::{Flattened, Protected, Signature, Unprotected};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -55,6 +60,14 @@ pub enum VerifyError {
     Signature,
     #[error("payload is not the expected JSON: {0}")]
     Payload(String),
+    #[error("unsecured JWS (alg none)")]
+    Unsecured,
+    #[error("the key does not fit the algorithm")]
+    KeyMismatch,
+    #[error("the secret is shorter than the algorithm needs")]
+    ShortSecret,
+    #[error("critical or unencoded-payload header parameters are not understood")]
+    Critical,
 }
 
 /// A verified JWS: its header and payload.
@@ -85,30 +98,10 @@ pub fn verify<T: DeserializeOwned>(
 
 /// Checks a JWS signature over `input` with a public JWK.
 pub fn verify_signature(key: &Jwk, alg: Alg, input: &[u8], sig: &[u8]) -> Result<(), VerifyError> {
-    match (&key.key, alg) {
-        (Key::Ec(ec), Alg::ES256 | Alg::ES384) => {
-            let algorithm: &'static signature::EcdsaVerificationAlgorithm = match (ec.crv, alg) {
-                (EcCurves::P256, Alg::ES256) => &signature::ECDSA_P256_SHA256_FIXED,
-                (EcCurves::P384, Alg::ES384) => &signature::ECDSA_P384_SHA384_FIXED,
-                _ => return Err(VerifyError::Algorithm),
-            };
-            let mut point = Vec::with_capacity(1 + ec.x.len() + ec.y.len());
-            point.push(4);
-            point.extend_from_slice(&ec.x);
-            point.extend_from_slice(&ec.y);
-            UnparsedPublicKey::new(algorithm, point).verify(input, sig).map_err(|_| VerifyError::Signature)
-        }
-        (Key::Rsa(rsa), Alg::RS256 | Alg::PS256) => {
-            let params: &'static signature::RsaParameters = match alg {
-                Alg::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-                _ => &signature::RSA_PSS_2048_8192_SHA256,
-            };
-            RsaPublicKeyComponents { n: &rsa.n[..], e: &rsa.e[..] }
-                .verify(params, input, sig)
-                .map_err(|_| VerifyError::Signature)
-        }
-        _ => Err(VerifyError::Algorithm),
-    }
+    verify_public(key, alg.into(), input, sig).map_err(|e| match e {
+        VerifyError::KeyMismatch => VerifyError::Algorithm,
+        other => other,
+    })
 }
 
 /// The RFC 7638 thumbprint of a public key, base64url: Gatehouse's `kid` for keys it makes.

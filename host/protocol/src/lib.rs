@@ -6,6 +6,7 @@
 
 pub mod authorize;
 pub mod claims;
+pub mod client_keys;
 pub mod clients;
 pub mod error;
 pub mod fetch;

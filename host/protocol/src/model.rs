@@ -510,6 +510,14 @@ pub struct StoredKey {
     pub created_at: UnixTime,
 }
 
+/// A client assertion that was accepted (RFC 7523 §3: the `jti` is single use), stored under
+/// the hash of the client id and `jti` until the assertion expires, so a replay on any host
+/// sharing the store is refused.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AssertionRecord {
+    pub client_id: String,
+}
+
 pub const CLIENTS: Collection<Client> = Collection::new("clients");
 pub const SUBJECT_SESSIONS: Collection<SubjectSession> = Collection::new("subject_sessions");
 pub const CONSENTS: Collection<ConsentRecord> = Collection::new("consents");
@@ -517,3 +525,4 @@ pub const GRANTS: Collection<Grant> = Collection::new("grants");
 pub const CODES: Collection<CodeRecord> = Collection::new("codes");
 pub const REFRESH_TOKENS: Collection<RefreshRecord> = Collection::new("refresh_tokens");
 pub const SIGNING_KEYS: Collection<StoredKey> = Collection::new("signing_keys");
+pub const CLIENT_ASSERTIONS: Collection<AssertionRecord> = Collection::new("client_assertions");

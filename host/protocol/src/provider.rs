@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::client_keys::ClientKeyCache;
 use crate::fetch::Fetcher;
 use crate::plugins::Policies;
 use crate::secret::Sealer;
@@ -141,11 +142,13 @@ pub struct Ports {
 pub struct Provider {
     settings: Settings,
     ports: Ports,
+    /// Client key sets fetched from `jwks_uri`s.
+    client_keys: ClientKeyCache,
 }
 
 impl Provider {
     pub fn new(settings: Settings, ports: Ports) -> Self {
-        Self { settings, ports }
+        Self { settings, ports, client_keys: ClientKeyCache::default() }
     }
 
     pub fn settings(&self) -> &Settings {
@@ -174,6 +177,10 @@ impl Provider {
 
     pub fn fetcher(&self) -> &dyn Fetcher {
         self.ports.fetcher.as_ref()
+    }
+
+    pub(crate) fn client_keys(&self) -> &ClientKeyCache {
+        &self.client_keys
     }
 
     pub(crate) fn policies(&self) -> &Policies {

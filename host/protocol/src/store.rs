@@ -110,8 +110,17 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// The collections the protocol uses. Backends create one table per name.
-pub const COLLECTIONS: &[&str] =
-    &["clients", "authz_sessions", "subject_sessions", "consents", "codes", "grants", "refresh_tokens", "signing_keys"];
+pub const COLLECTIONS: &[&str] = &[
+    "clients",
+    "authz_sessions",
+    "subject_sessions",
+    "consents",
+    "codes",
+    "grants",
+    "refresh_tokens",
+    "signing_keys",
+    "client_assertions",
+];
 
 /// A typed view of one collection.
 pub struct Collection<T> {

@@ -3,6 +3,8 @@
 //! authorization-session API and the relying party through the `openidconnect` crate.
 
 pub mod browser;
+pub mod client_jwt;
+pub mod log;
 pub mod plugins;
 pub mod rp;
 pub mod stack;

@@ -1,5 +1,5 @@
 //! One check per parser a stranger can reach: authorization request parameters, Basic client
-//! credentials, compact JWS, client metadata JSON. Each check takes arbitrary bytes, runs the
+//! credentials, compact JWS, client assertions, client metadata JSON. Each check takes arbitrary bytes, runs the
 //! parser and what the provider does next with its result, and panics only on a bug: a panic
 //! in the code under test, or a broken invariant asserted here.
 //!
@@ -20,7 +20,7 @@ use gatehouse_protocol::signer::{Alg, Signer};
 use gatehouse_protocol::store::Store;
 use gatehouse_protocol::token::{self, BasicError};
 use gatehouse_protocol::world::{Clock, SystemRandom, UnixTime};
-use gatehouse_protocol::{Ports, Provider, Settings};
+use gatehouse_protocol::{ErrorCode, Ports, Provider, Settings};
 use gatehouse_signer::SoftwareSigner;
 use gatehouse_store::MemoryStore;
 use jose_jwk::Jwk;
@@ -49,8 +49,12 @@ impl Clock for Fixed {
     }
 }
 
-/// A provider over the in-memory store with fresh software keys and two registered clients:
-/// `app` (web, confidential) and `native` (public).
+/// The clients that authenticate with JWT assertions.
+pub const JWT_CLIENTS: [&str; 2] = ["keys", "hmac"];
+
+/// A provider over the in-memory store with fresh software keys and four registered clients:
+/// `app` (web, confidential), `native` (public), `keys` (`private_key_jwt` with the provider's
+/// own public keys, whose private halves no input has) and `hmac` (`client_secret_jwt`).
 pub struct World {
     runtime: tokio::runtime::Runtime,
     provider: Provider,
@@ -77,7 +81,7 @@ impl World {
                 .block_on(SoftwareSigner::load_or_generate(store.as_ref(), &sealer, &SystemRandom, now))
                 .expect("software signing keys"),
         );
-        let keys = Alg::ALL
+        let keys: Vec<(Alg, Jwk)> = Alg::ALL
             .into_iter()
             .map(|alg| {
                 let kid = signer.active_key(alg, now).expect("a software key for every algorithm");
@@ -94,8 +98,13 @@ impl World {
             fetcher: Arc::new(gatehouse_protocol::fetch::NoFetcher),
         };
         let provider = Provider::new(Settings::new(ISSUER), ports);
+        let jwks = json!({"keys": keys.iter().map(|(_, k)| k).collect::<Vec<_>>()});
         let world = World { runtime, provider, signer, keys, now };
         for metadata in [
+            json!({"client_id": "keys", "token_endpoint_auth_method": "private_key_jwt", "jwks": jwks,
+                   "grant_types": ["client_credentials"], "response_types": []}),
+            json!({"client_id": "hmac", "token_endpoint_auth_method": "client_secret_jwt",
+                   "grant_types": ["client_credentials"], "response_types": []}),
             json!({"client_id": "app", "redirect_uris": WEB_REDIRECTS, "grant_types": ["authorization_code", "refresh_token"]}),
             json!({"client_id": "native", "redirect_uris": NATIVE_REDIRECTS, "application_type": "native",
                    "token_endpoint_auth_method": "none", "scope": "openid profile email"}),
@@ -144,6 +153,29 @@ impl World {
         let token = self.runtime.block_on(jose::sign(self.signer.as_ref(), alg, typ, claims, self.now)).expect("signs");
         let verified = jose::verify::<Value>(&token, |_, alg| self.key(alg)).expect("its own token verifies");
         assert_eq!((verified.alg, verified.typ.as_deref(), &verified.claims), (alg, typ, claims));
+    }
+
+    /// A client assertion at the token endpoint, as given and with its lines base64url-encoded
+    /// and joined with dots (as in [`Self::jws`]). Without the private keys or the `hmac`
+    /// client's secret, nothing authenticates: every request is refused as `invalid_client`.
+    pub fn client_assertion(&self, data: &[u8]) {
+        let joined = data.split(|&b| b == b'\n').map(|part| URL_SAFE_NO_PAD.encode(part)).collect::<Vec<_>>().join(".");
+        for assertion in [String::from_utf8_lossy(data).into_owned(), joined] {
+            let form = Params(vec![
+                ("grant_type".into(), "client_credentials".into()),
+                ("client_assertion_type".into(), token::JWT_BEARER.into()),
+                ("client_assertion".into(), assertion.clone()),
+            ]);
+            match self.runtime.block_on(self.provider.token(&form, token::ClientAuth::default())) {
+                Ok(_) => panic!("a forged client assertion authenticated: {assertion:?}"),
+                Err(e) => assert_eq!(e.error.code, ErrorCode::InvalidClient, "{assertion:?}: {:?}", e.error),
+            }
+        }
+    }
+
+    /// Now, for claims that should pass the time checks.
+    pub fn now(&self) -> UnixTime {
+        self.now
     }
 
     fn key(&self, alg: Alg) -> Option<Jwk> {

@@ -207,6 +207,48 @@ fn compact_jws_never_panics_and_nothing_forged_verifies() {
     run(CASES, compact_jws(), |token| world.jws(token.as_bytes()));
 }
 
+/// Client assertions: compact JWS of the algorithms clients sign with (and `none`), naming the
+/// test clients, with claims that pass the time and audience checks as often as not.
+fn client_assertion(now: i64) -> impl Strategy<Value = String> {
+    let alg = text(&["RS256", "PS384", "ES256", "ES512", "EdDSA", "HS256", "HS512", "none"]);
+    let kid = proptest::option::of(text(&["", "k1"]));
+    let header = (alg, kid).prop_map(|(alg, kid)| {
+        let mut h = Map::new();
+        h.insert("alg".into(), Value::from(alg));
+        if let Some(kid) = kid {
+            h.insert("kid".into(), Value::from(kid));
+        }
+        serde_json::to_vec(&h).unwrap()
+    });
+    let client = text(&["keys", "hmac", "app", "native"]);
+    let aud = prop_oneof![
+        3 => one_of(&["https://issuer.example", "https://issuer.example/token"]).prop_map(Value::from),
+        1 => json_value(),
+    ];
+    let time = prop_oneof![3 => (-120i64..120).prop_map(move |d| Value::from(now + d)), 1 => json_value()];
+    let claims = (client, proptest::option::of(text(&["keys"])), aud, time.clone(), time, ".{0,24}").prop_map(
+        |(sub, iss, aud, exp, iat, jti)| {
+            let iss = iss.unwrap_or_else(|| sub.clone());
+            serde_json::to_vec(
+                &serde_json::json!({"sub": sub, "iss": iss, "aud": aud, "exp": exp, "iat": iat, "jti": jti}),
+            )
+            .unwrap()
+        },
+    );
+    let signature =
+        prop_oneof![Just(64usize), Just(132), Just(256), 0..300usize].prop_flat_map(|n| vec(any::<u8>(), n..=n));
+    let token = (header, claims, signature).prop_map(|(h, p, s)| {
+        format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(h), URL_SAFE_NO_PAD.encode(p), URL_SAFE_NO_PAD.encode(s))
+    });
+    prop_oneof![6 => token, 1 => compact_jws()]
+}
+
+#[test]
+fn client_assertions_never_panic_and_nothing_forged_authenticates() {
+    let world = World::new();
+    run(CASES, client_assertion(world.now().0), |token| world.client_assertion(token.as_bytes()));
+}
+
 #[test]
 fn signed_claims_verify_as_they_were() {
     let world = World::new();

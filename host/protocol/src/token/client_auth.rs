@@ -1,5 +1,7 @@
-//! Client authentication at the token endpoint (RFC 6749 §2.3, OpenID Connect Core §9).
-//! A request that uses more than one method is refused with `invalid_client`.
+//! Client authentication at the token endpoint and every other endpoint that authenticates
+//! clients (RFC 6749 §2.3, OpenID Connect Core §9): client secrets by Basic or in the form,
+//! JWT assertions (`client_assertion.rs`), or none for public clients. A request that uses more
+//! than one method is refused with `invalid_client`.
 
 use crate::authorize::Params;
 use crate::error::OAuthError;
@@ -7,6 +9,7 @@ use crate::logged::logged;
 use crate::model::{AuthMethod, CLIENTS, Client, is_valid_client_id};
 use crate::provider::Provider;
 use crate::secret::{Secret, constant_time_eq};
+use crate::token::client_assertion::AssertionError;
 
 /// The client credentials the server found in the request.
 #[derive(Debug, Default)]
@@ -36,7 +39,20 @@ fn failed(client_id: &str, reason: impl std::fmt::Display) -> OAuthError {
 }
 
 impl Provider {
+    /// Authenticates the client of a token request; an assertion's `aud` may name the issuer
+    /// or the token endpoint.
     pub(crate) async fn authenticate_client(&self, form: &Params, auth: ClientAuth) -> Result<Client, OAuthError> {
+        self.authenticate_client_at(form, auth, &self.settings().endpoints.token).await
+    }
+
+    /// Authenticates the client of a request to the endpoint at `endpoint_url`: an assertion's
+    /// `aud` may name the issuer, the token endpoint or that endpoint (RFC 7523 §3 item 3).
+    pub(crate) async fn authenticate_client_at(
+        &self,
+        form: &Params,
+        auth: ClientAuth,
+        endpoint_url: &str,
+    ) -> Result<Client, OAuthError> {
         if auth.malformed_header {
             return Err(OAuthError::invalid_client("the Authorization header is not valid HTTP Basic credentials"));
         }
@@ -45,10 +61,18 @@ impl Provider {
         let assertion = form.get("client_assertion").is_some() || form.get("client_assertion_type").is_some();
         let methods = [auth.basic.is_some(), form_secret.is_some(), assertion].iter().filter(|m| **m).count();
         if methods > 1 {
+            let client_id = auth.basic.as_ref().map(|(id, _)| id.as_str()).or(form_id).unwrap_or_default();
+            let reason = "more than one client authentication method";
+            tracing::info!(client_id = %logged(client_id), %reason, "client authentication failed");
             return Err(OAuthError::invalid_client("the request uses more than one client authentication method"));
         }
         if assertion {
-            return Err(OAuthError::invalid_client("JWT client assertions are not supported"));
+            let s = self.settings();
+            let audiences = [s.issuer.as_str(), s.endpoints.token.as_str(), endpoint_url];
+            return self.authenticate_assertion(form, form_id, &audiences).await.map_err(|e| match e {
+                AssertionError::Refused(r) => failed(&r.client_id, r.reason),
+                AssertionError::Server(e) => e,
+            });
         }
         let (client_id, secret, method) = match (&auth.basic, form_id, form_secret) {
             (Some((id, secret)), form_id, _) => {

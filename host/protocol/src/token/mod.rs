@@ -2,6 +2,7 @@
 
 mod authorization_code;
 mod basic;
+mod client_assertion;
 mod client_auth;
 mod client_credentials;
 mod issue;
@@ -10,6 +11,7 @@ mod refresh_token;
 use serde::Serialize;
 
 pub use basic::{BasicError, CredentialPart, basic_credentials};
+pub use client_assertion::{JWT_BEARER, LEEWAY_SECONDS, MAX_JTI_LEN, MAX_LIFETIME_SECONDS};
 pub use client_auth::ClientAuth;
 
 use crate::authorize::Params;
