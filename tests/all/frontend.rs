@@ -116,28 +116,12 @@ async fn single_sign_on_skips_the_login_form() {
     let done = browser.submit(consent.form("consent").set("decision", "allow")).await;
     assert_eq!(done.json("#userinfo")["sub"], "bob");
 
-    // Signed in, no remembered consent: straight to the consent form.
+    // Signed in, and the consent (not ticked "remember") lasts for the single sign-on
+    // session: no form at all (issue 11, session-scoped consent).
     let again = browser.get(&stack.rp("/login")).await;
-    assert!(!again.is_login_form() && again.is_consent_form(), "{}", again.body);
-    assert!(!again.body.contains("allowed before"), "transient consent is not remembered");
-    let form = again.form("consent").untick("scope", "offline_access").set("remember", "yes");
-    let done = browser.submit(form.set("decision", "allow")).await;
-    assert_eq!(done.json("#id-token")["sub"], "bob");
-    assert!(done.text("#refresh-token").contains("No refresh token"), "offline_access was unticked");
-
-    // Signed in and consented (but offline_access is new again): the consent form marks what
-    // was allowed before.
-    let third = browser.get(&stack.rp("/login")).await;
-    assert!(third.is_consent_form());
-    assert!(third.body.contains("allowed before"));
-    let done = browser.submit(third.form("consent").set("remember", "yes").set("decision", "allow")).await;
-    assert!(done.text("#refresh-token").contains("Yes"));
-
-    // Everything remembered: no form at all.
-    let fourth = browser.get(&stack.rp("/login")).await;
-    assert_eq!(fourth.url.path(), "/callback", "{}", fourth.body);
-    assert_eq!(fourth.json("#userinfo")["nickname"], "Bobby");
-    assert!(fourth.visited.iter().all(|u| u.origin() != stack.frontend.origin() || u.path() == "/login"));
+    assert_eq!(again.url.path(), "/callback", "{}", again.body);
+    assert_eq!(again.json("#id-token")["sub"], "bob");
+    assert!(again.visited.iter().all(|u| u.origin() != stack.frontend.origin() || u.path() == "/login"));
 }
 
 #[tokio::test]

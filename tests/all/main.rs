@@ -20,6 +20,7 @@ mod negative;
 mod outbound;
 mod plugins;
 mod polyglot;
+mod response_types;
 mod restart;
 mod session_data;
 mod shared_database;

@@ -175,3 +175,43 @@ async fn the_sid_in_a_token_is_not_an_sso_credential() {
         assert!(!file.windows(secret.len()).any(|w| w == secret), "the credential is not stored");
     }
 }
+
+/// Issue 11: a consent that is not long-lived lasts for the subject session, so `prompt=none`
+/// in the same single sign-on session succeeds; a new login (a new subject session) asks again,
+/// and nothing is remembered for the subject beyond its session.
+#[tokio::test]
+async fn consent_that_is_not_long_lived_lasts_for_the_subject_session() {
+    let server = TestServer::start().await;
+    let info = server.web_client(json!({})).await;
+    let rp = Rp::new(&server, &info).await;
+    let pending = rp.authorize(&["email"], &[]);
+    let query = server.browse_authorize(&pending.url).await;
+    let sid = server.start_session(&query, None, None).await["sid"].as_str().unwrap().to_owned();
+    let sso = server.submit_subject(&sid, alice()).await["sso"]["token"].as_str().unwrap().to_owned();
+    let prompt = server.submit_consent(&sid, json!({"scope": "*"})).await;
+    let first = rp.finish(&server, pending, prompt["uri"].as_str().unwrap()).await;
+
+    let (prompt, pending) = again(&server, &rp, &sso, &[("prompt", "none")], &["email"]).await;
+    assert_eq!(prompt["type"], "response", "the session's consent answers prompt=none: {prompt}");
+    let silent = rp.finish(&server, pending, prompt["uri"].as_str().unwrap()).await;
+    assert_eq!(silent.id_claims["sid"], first.id_claims["sid"]);
+    assert_eq!(silent.id_claims["email"], first.id_claims["email"], "the same claims as consented");
+
+    // More than the session's consent covers still needs the user.
+    let (prompt, _) = again(&server, &rp, &sso, &[("prompt", "none")], &["email", "phone"]).await;
+    assert_eq!(redirect_params(prompt["uri"].as_str().unwrap())["error"], "consent_required");
+
+    // Another subject session (a new login) does not inherit it.
+    let pending = rp.authorize(&["email"], &[]);
+    let query = server.browse_authorize(&pending.url).await;
+    let sid = server.start_session(&query, None, None).await["sid"].as_str().unwrap().to_owned();
+    let prompt = server.submit_subject(&sid, alice()).await;
+    assert_eq!(prompt["type"], "consent", "a new subject session asks again: {prompt}");
+    let other_sso = prompt["sso"]["token"].as_str().unwrap().to_owned();
+    let (prompt, _) = again(&server, &rp, &other_sso, &[("prompt", "none")], &["email"]).await;
+    assert_eq!(redirect_params(prompt["uri"].as_str().unwrap())["error"], "consent_required");
+
+    // The silent answer above did not turn the session's consent into a long-lived one.
+    let (prompt, _) = again(&server, &rp, &sso, &[("prompt", "none")], &["email"]).await;
+    assert_eq!(prompt["type"], "response", "{prompt}");
+}

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ErrorCode, OAuthError};
 use crate::jose::{JwsAlg, signing_keys};
-use crate::model::{AuthMethod, CLIENTS, Client, ClientMetadata, ClientSource};
+use crate::model::{AuthMethod, CLIENTS, Client, ClientMetadata, ClientSource, ResponseType};
 use crate::provider::Provider;
 use crate::secret::Secret;
 
@@ -115,22 +115,25 @@ impl Provider {
             m.extra.remove(*k);
         }
         for g in &m.grant_types {
-            if !["authorization_code", "client_credentials", "refresh_token"].contains(&g.as_str()) {
+            if !["authorization_code", "implicit", "client_credentials", "refresh_token"].contains(&g.as_str()) {
                 return Err(bad_metadata(format!("grant type {g:?} is not supported")));
             }
         }
         for r in &m.response_types {
-            if r != "code" {
-                return Err(bad_metadata(format!("response type {r:?} is not supported; use \"code\"")));
+            let Some(t) = ResponseType::parse(r) else {
+                return Err(bad_metadata(format!(
+                    "response type {r:?} is not supported; use one of {}",
+                    ResponseType::SUPPORTED.join(", ")
+                )));
+            };
+            if let Some(g) = t.grant_types().find(|g| !m.has_grant_type(g)) {
+                return Err(bad_metadata(format!("response type {r:?} needs the {g} grant type")));
             }
         }
-        if !m.response_types.is_empty() && !m.has_grant_type("authorization_code") {
-            return Err(bad_metadata("response type \"code\" needs the authorization_code grant type"));
-        }
-        if m.has_grant_type("authorization_code") && m.redirect_uris.is_empty() {
+        if (m.has_grant_type("authorization_code") || m.has_grant_type("implicit")) && m.redirect_uris.is_empty() {
             return Err(ApiError::OAuth(OAuthError::new(
                 ErrorCode::InvalidRedirectUri,
-                "redirect_uris is required for the authorization_code grant",
+                "redirect_uris is required for the authorization_code and implicit grants",
             )));
         }
         // RFC 7591 §3.2.2: a refused redirect URI is `invalid_redirect_uri`; other metadata

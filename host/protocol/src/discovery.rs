@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use crate::claims::{STANDARD_SCOPES, scope_claims};
 use crate::jose::JwsAlg;
+use crate::model::ResponseType;
 use crate::provider::Provider;
 
 impl Provider {
@@ -31,9 +32,9 @@ impl Provider {
             "userinfo_endpoint": s.endpoints.userinfo,
             "jwks_uri": s.endpoints.jwks,
             "scopes_supported": scopes,
-            "response_types_supported": ["code"],
+            "response_types_supported": ResponseType::SUPPORTED,
             "response_modes_supported": ["query", "fragment", "form_post"],
-            "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+            "grant_types_supported": ["authorization_code", "implicit", "client_credentials", "refresh_token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": algs,
             "token_endpoint_auth_methods_supported":

@@ -241,6 +241,66 @@ pub fn is_valid_client_id(id: &str) -> bool {
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~:".contains(&b))
 }
 
+/// A `response_type` (OAuth 2.0 Multiple Response Type Encoding Practices §3): which of a
+/// code, an access token and an ID token the authorization endpoint returns. Its words may
+/// come in any order; [`ResponseType::as_str`] is the one spelling Gatehouse stores.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ResponseType {
+    pub code: bool,
+    pub id_token: bool,
+    pub token: bool,
+}
+
+impl ResponseType {
+    /// The response types OpenID Connect defines with a code or an ID token, in the order
+    /// discovery lists them.
+    pub const SUPPORTED: [&'static str; 6] =
+        ["code", "id_token", "id_token token", "code id_token", "code token", "code id_token token"];
+
+    /// Reads a space-separated response type; `None` for anything but one of
+    /// [`ResponseType::SUPPORTED`] (a repeated or unknown word, `none`, `token` alone).
+    pub fn parse(value: &str) -> Option<Self> {
+        let mut t = Self { code: false, id_token: false, token: false };
+        for word in value.split(' ') {
+            let seen = match word {
+                "code" => &mut t.code,
+                "id_token" => &mut t.id_token,
+                "token" => &mut t.token,
+                _ => return None,
+            };
+            if std::mem::replace(seen, true) {
+                return None;
+            }
+        }
+        (t.code || t.id_token).then_some(t)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match (self.code, self.id_token, self.token) {
+            (true, false, false) => "code",
+            (false, true, false) => "id_token",
+            (false, true, true) => "id_token token",
+            (true, true, false) => "code id_token",
+            (true, false, true) => "code token",
+            (true, true, true) => "code id_token token",
+            (false, false, _) => unreachable!("parse refuses a response type without a code or an ID token"),
+        }
+    }
+
+    /// Whether anything but a code comes back from the authorization endpoint, which then
+    /// answers in the fragment by default and never in the query (Multiple Response Type
+    /// Encoding Practices §2.1, §5).
+    pub fn returns_tokens(self) -> bool {
+        self.id_token || self.token
+    }
+
+    /// The grant types a client needs for it: `authorization_code` for a code, `implicit`
+    /// for tokens from the authorization endpoint (OpenID Connect Dynamic Registration §2).
+    pub fn grant_types(self) -> impl Iterator<Item = &'static str> {
+        [self.code.then_some("authorization_code"), self.returns_tokens().then_some("implicit")].into_iter().flatten()
+    }
+}
+
 /// OpenID Connect Core §3.1.2.1 `response_mode` (and OAuth 2.0 Form Post Response Mode).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -332,6 +392,11 @@ impl AuthorizationRequest {
         self.scope.iter().any(|s| s == "openid")
     }
 
+    /// The validated response type (stored in its one spelling).
+    pub fn response_type(&self) -> ResponseType {
+        ResponseType::parse(&self.response_type).unwrap_or(ResponseType { code: true, id_token: false, token: false })
+    }
+
     pub fn has_prompt(&self, p: PromptValue) -> bool {
         self.prompt.contains(&p)
     }
@@ -390,7 +455,7 @@ pub struct PresetClaims {
     pub userinfo: JsonObject,
 }
 
-/// A long-lived consent, remembered per subject and client.
+/// A remembered consent: long-lived per subject and client, or for one subject session.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConsentRecord {
     pub sub: String,
@@ -521,6 +586,9 @@ pub struct AssertionRecord {
 pub const CLIENTS: Collection<Client> = Collection::new("clients");
 pub const SUBJECT_SESSIONS: Collection<SubjectSession> = Collection::new("subject_sessions");
 pub const CONSENTS: Collection<ConsentRecord> = Collection::new("consents");
+/// Consents that are not long-lived, kept per subject session and client until the subject
+/// session expires (keyed by [`ConsentRecord::key`] of the session's `sid`).
+pub const SESSION_CONSENTS: Collection<ConsentRecord> = Collection::new("session_consents");
 pub const GRANTS: Collection<Grant> = Collection::new("grants");
 pub const CODES: Collection<CodeRecord> = Collection::new("codes");
 pub const REFRESH_TOKENS: Collection<RefreshRecord> = Collection::new("refresh_tokens");

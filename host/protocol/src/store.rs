@@ -115,6 +115,7 @@ pub const COLLECTIONS: &[&str] = &[
     "authz_sessions",
     "subject_sessions",
     "consents",
+    "session_consents",
     "codes",
     "grants",
     "refresh_tokens",

@@ -11,6 +11,7 @@ mod duplicates;
 mod id_token_hint;
 mod limits;
 mod max_age;
+mod nonce;
 mod pkce;
 mod prompt;
 mod redirect_uri;
@@ -105,11 +106,12 @@ type Check = fn(&Provider, &mut Draft<'_>) -> Result<(), OAuthError>;
 
 /// Checks whose errors go back to the client, in order.
 const AFTER_REDIRECT: &[Check] = &[
+    response_mode::check,
     limits::check,
     duplicates::check,
-    response_mode::check,
     request_object::check,
     response_type::check,
+    nonce::check,
     scope::check,
     pkce::check,
     prompt::check,

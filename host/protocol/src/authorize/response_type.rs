@@ -1,26 +1,31 @@
-//! `response_type` must be `code`, and the client registered for it (RFC 6749 §4.1.1, §5.2
-//! `unauthorized_client`). This check also starts the validated request.
+//! `response_type`: one of the six OpenID Connect defines (Core §3, Multiple Response Type
+//! Encoding Practices §3), registered by the client (RFC 6749 §5.2 `unauthorized_client`).
+//! This check also starts the validated request.
 
 use super::Draft;
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::AuthorizationRequest;
+use crate::model::{AuthorizationRequest, ResponseType};
 use crate::provider::Provider;
 
 pub(super) fn check(_: &Provider, draft: &mut Draft<'_>) -> Result<(), OAuthError> {
     let Some(response_type) = draft.params.get("response_type") else {
         return Err(OAuthError::invalid_request("the response_type parameter is missing"));
     };
-    if response_type != "code" {
+    let Some(parsed) = ResponseType::parse(response_type) else {
         return Err(OAuthError::new(
             ErrorCode::UnsupportedResponseType,
-            format!("response_type {response_type:?} is not supported; use \"code\""),
+            format!(
+                "response_type {response_type:?} is not supported; use one of {}",
+                ResponseType::SUPPORTED.join(", ")
+            ),
         ));
-    }
+    };
     let metadata = &draft.client().metadata;
-    if !metadata.response_types.iter().any(|r| r == "code") || !metadata.has_grant_type("authorization_code") {
+    let registered = metadata.response_types.iter().any(|r| ResponseType::parse(r) == Some(parsed));
+    if !registered || !parsed.grant_types().all(|g| metadata.has_grant_type(g)) {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,
-            "the client is not registered for the authorization code flow",
+            format!("the client is not registered for response_type {:?}", parsed.as_str()),
         ));
     }
     let p = draft.params;
@@ -28,7 +33,7 @@ pub(super) fn check(_: &Provider, draft: &mut Draft<'_>) -> Result<(), OAuthErro
         client_id: draft.client().client_id.clone(),
         redirect_uri: draft.redirect_uri.clone().expect("verified before"),
         redirect_uri_given: p.get("redirect_uri").is_some(),
-        response_type: response_type.to_owned(),
+        response_type: parsed.as_str().to_owned(),
         response_mode: draft.response_mode,
         scope: Vec::new(),
         state: p.get("state").map(str::to_owned),

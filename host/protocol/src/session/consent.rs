@@ -1,19 +1,19 @@
-//! The consent, and the authorization response it leads to: the grant, the code, a
-//! remembered consent. Also the denial, the other way a session ends.
+//! The consent, and the authorization response it leads to: the grant, a remembered
+//! consent, the response (`issue.rs`). Also the denial, the other way a session ends.
 
 use super::hooks::Next;
 use super::input::{MAX_DESCRIPTION, data_object};
-use super::{AuthzSession, ConsentInput, DenyInput, Grantor, Prompt, SsoToken, Stage};
+use super::{AuthzSession, ConsentInput, DenyInput, Grantor, Previous, Prompt, SsoToken, Stage};
 use crate::authorize::RedirectTarget;
 use crate::claims;
 use crate::error::{ApiError, ErrorCode, OAuthError};
 use crate::logged::Logged;
 use crate::model::{
-    AuthorizationRequest, CODES, CONSENTS, Client, CodeRecord, ConsentRecord, GRANTS, Grant, SubjectSession, UseState,
+    AuthorizationRequest, CONSENTS, Client, ConsentRecord, GRANTS, Grant, SESSION_CONSENTS, SubjectSession,
 };
 use crate::plugins::{HookStage, Split};
 use crate::provider::Provider;
-use crate::secret::TokenHash;
+use crate::store::Collection;
 
 impl Provider {
     /// Submits the consent for a session waiting for it.
@@ -57,34 +57,57 @@ impl Provider {
     }
 
     /// Requested scopes and claims, split by what the subject consented to before, and that
-    /// consent if it was given to this incarnation of the client.
+    /// consent if it was given to this incarnation of the client: the long-lived consent, or
+    /// the one given in this subject session when it covers more of the request.
     pub(super) async fn consent_split(
         &self,
         request: &AuthorizationRequest,
-        sub: &str,
+        subject: &SubjectSession,
         client: &Client,
-    ) -> Result<(Split, Split, Option<ConsentRecord>), ApiError> {
-        let key = ConsentRecord::key(sub, &request.client_id);
-        let previous = match CONSENTS.get(self.store(), &key, self.now()).await? {
-            Some(c) if c.client_incarnation == client.incarnation => Some(c),
-            Some(_) => {
-                // Given to a client since deleted: it is worth nothing, so let it go.
-                CONSENTS.delete(self.store(), &key, self.now()).await?;
-                None
-            }
-            None => None,
+    ) -> Result<(Split, Split, Option<Previous>), ApiError> {
+        let (lasting_key, session_key) =
+            (ConsentRecord::key(&subject.sub, &client.client_id), ConsentRecord::key(&subject.sid, &client.client_id));
+        let lasting = self.current_consent(&CONSENTS, &lasting_key, client).await?;
+        let in_session = self.current_consent(&SESSION_CONSENTS, &session_key, client).await?;
+        let requested_claims = claims::requested_claims(request);
+        let uncovered = |r: &ConsentRecord| {
+            request.scope.iter().filter(|s| !r.scope.contains(s)).count()
+                + requested_claims.iter().filter(|c| !r.claims.contains(c)).count()
+        };
+        let previous = match (lasting, in_session) {
+            (Some(l), Some(s)) if uncovered(&s) < uncovered(&l) => Some(Previous { record: s, long_lived: false }),
+            (Some(l), _) => Some(Previous { record: l, long_lived: true }),
+            (None, s) => s.map(|record| Previous { record, long_lived: false }),
         };
         let split = |requested: Vec<String>, before: &[String]| {
             let (consented, new) = requested.into_iter().partition(|s| before.contains(s));
             Split { new, consented }
         };
         let (scope_before, claims_before) = match &previous {
-            Some(p) => (p.scope.as_slice(), p.claims.as_slice()),
+            Some(p) => (p.record.scope.as_slice(), p.record.claims.as_slice()),
             None => (&[][..], &[][..]),
         };
         let scope = split(request.scope.clone(), scope_before);
-        let claims = split(claims::requested_claims(request), claims_before);
+        let claims = split(requested_claims, claims_before);
         Ok((scope, claims, previous))
+    }
+
+    /// The consent stored under `key`, if it was given to this incarnation of the client.
+    async fn current_consent(
+        &self,
+        collection: &Collection<ConsentRecord>,
+        key: &str,
+        client: &Client,
+    ) -> Result<Option<ConsentRecord>, ApiError> {
+        Ok(match collection.get(self.store(), key, self.now()).await? {
+            Some(c) if c.client_incarnation == client.incarnation => Some(c),
+            Some(_) => {
+                // Given to a client since deleted: it is worth nothing, so let it go.
+                collection.delete(self.store(), key, self.now()).await?;
+                None
+            }
+            None => None,
+        })
     }
 
     /// Issues the authorization response for a consented session and closes the session.
@@ -141,15 +164,18 @@ impl Provider {
         // cannot issue two codes, and a consent never completes from a stale copy.
         self.close(&session).await?;
         let now = self.now();
-        if consent.long_lived {
-            self.remember_consent(&subject, client, &request, &scope, &granted_claims, &consent).await?;
-        }
+        self.remember_consent(&subject, client, &request, &scope, &granted_claims, &consent).await?;
         let lifetimes = &self.settings().lifetimes;
         let access_token_lifetime = consent.access_token.lifetime.unwrap_or(lifetimes.access_token);
         let refresh_token_lifetime =
             consent.refresh_token.issue.then(|| consent.refresh_token.lifetime.unwrap_or(lifetimes.refresh_token));
-        let id_token_claims: Vec<String> =
-            claims::id_token_claim_names(&request).into_iter().filter(|c| granted_claims.contains(c)).collect();
+        // Core §5.4: without an access token (`response_type=id_token`) there is no UserInfo
+        // call, so every granted claim goes in the ID token.
+        let id_token_claims: Vec<String> = if request.response_type().token || request.response_type().code {
+            claims::id_token_claim_names(&request).into_iter().filter(|c| granted_claims.contains(c)).collect()
+        } else {
+            granted_claims.clone()
+        };
         let grant = Grant {
             id: self.new_id(),
             client_id: client.client_id.clone(),
@@ -176,23 +202,17 @@ impl Provider {
         let longest = access_token_lifetime.max(refresh_token_lifetime.unwrap_or(0));
         let grant_expiry = now.plus(lifetimes.code.saturating_add(longest));
         GRANTS.put(self.store(), &grant.id, &grant, Some(grant_expiry)).await?;
-        let code = self.new_token();
-        let record = CodeRecord {
-            grant_id: grant.id.clone(),
-            client_id: client.client_id.clone(),
-            redirect_uri: request.redirect_uri.as_str().to_owned(),
-            redirect_uri_given: request.redirect_uri_given,
-            code_challenge: request.code_challenge.clone(),
-            nonce: request.nonce.clone(),
-            state: UseState::Issued,
-        };
-        CODES.put(self.store(), TokenHash::of(&code).as_str(), &record, Some(now.plus(lifetimes.code))).await?;
         let to = RedirectTarget::of(&request);
-        Ok(self.response(Some(session.sid), &to, vec![("code", code)], sso, session.data))
+        match self.authorization_response(client, &grant, &request).await {
+            Ok(params) => Ok(self.response(Some(session.sid), &to, params, sso, session.data)),
+            Err(e) => Ok(self.error_response(Some(session.sid), &to, &e, session.data)),
+        }
     }
 
-    /// Keeps a long-lived consent: what was granted now, plus what was granted before and not
-    /// asked for this time.
+    /// Keeps the consent: what was granted now, plus what was granted before and not asked for
+    /// this time. A long-lived consent is kept per subject and client; any other for the rest
+    /// of the subject session (as `prompt=none` in the same single sign-on session expects),
+    /// and it ends with that session.
     async fn remember_consent(
         &self,
         subject: &SubjectSession,
@@ -203,9 +223,13 @@ impl Provider {
         consent: &ConsentInput,
     ) -> Result<(), ApiError> {
         let now = self.now();
-        let key = ConsentRecord::key(&subject.sub, &client.client_id);
+        let (collection, key, expires_at) = if consent.long_lived {
+            (&CONSENTS, ConsentRecord::key(&subject.sub, &client.client_id), None)
+        } else {
+            (&SESSION_CONSENTS, ConsentRecord::key(&subject.sid, &client.client_id), Some(subject.expires_at))
+        };
         let previous =
-            CONSENTS.get(self.store(), &key, now).await?.filter(|p| p.client_incarnation == client.incarnation);
+            collection.get(self.store(), &key, now).await?.filter(|p| p.client_incarnation == client.incarnation);
         let keep = |before: Option<&Vec<String>>, requested: &[String], granted: &[String]| {
             let mut out: Vec<String> =
                 before.into_iter().flatten().filter(|s| !requested.contains(s)).cloned().collect();
@@ -228,6 +252,6 @@ impl Provider {
             audience: consent.audience.clone(),
             updated_at: now,
         };
-        Ok(CONSENTS.put(self.store(), &key, &record, None).await?)
+        Ok(collection.put(self.store(), &key, &record, expires_at).await?)
     }
 }

@@ -16,7 +16,7 @@ impl Provider {
         Ok(match session.stage.clone() {
             Stage::Auth => self.auth_prompt(session, &client),
             Stage::Consent { subject, reconfirm } => {
-                let (scope, claims, _) = self.consent_split(&session.request, &subject.sub, &client).await?;
+                let (scope, claims, _) = self.consent_split(&session.request, &subject, &client).await?;
                 let split = (scope.reconfirming(&reconfirm.scope), claims.reconfirming(&reconfirm.claims));
                 self.consent_prompt(session, &client, &subject, split, None)
             }

@@ -161,11 +161,11 @@ impl ConsentInput {
         }
     }
 
-    pub(super) fn from_record(r: &ConsentRecord) -> Self {
+    pub(super) fn from_record(r: &ConsentRecord, long_lived: bool) -> Self {
         Self {
             scope: Selection::Some(r.scope.clone()),
             claims: Some(Selection::Some(r.claims.clone())),
-            long_lived: true,
+            long_lived,
             preset_claims: r.preset_claims.clone(),
             access_token: r.access_token.clone(),
             id_token: r.id_token.clone(),

@@ -22,7 +22,8 @@
 //! (`DELETE`) ends in `response` with the error. Every prompt echoes the front-end's `data`.
 //!
 //! One file per step: [`start`], [`subject`] (authentication and what follows it),
-//! [`consent`] (the consent and the code it issues), [`data`] (reading a session and its
+//! [`consent`] (the consent and the grant it makes), [`issue`] (the code, and the tokens of
+//! implicit and hybrid responses), [`data`] (reading a session and its
 //! `data`), [`sso`] (subject sessions and their credentials), [`hooks`], [`record`] (how a
 //! session is kept: compare-and-swap on its version, bounds), [`input`] (what the front-end
 //! sends, and its bounds) and [`respond`] (the prompts).
@@ -31,6 +32,7 @@ mod consent;
 mod data;
 mod hooks;
 mod input;
+mod issue;
 mod record;
 mod respond;
 mod sso;
@@ -94,6 +96,13 @@ pub struct AuthzSession {
     /// never been stored (a session answered at once never is).
     #[serde(skip)]
     version: Option<u64>,
+}
+
+/// The consent a request may be answered from: long-lived, or given in this subject session.
+#[derive(Clone, Debug)]
+struct Previous {
+    record: crate::model::ConsentRecord,
+    long_lived: bool,
 }
 
 /// Who answers a consent: the front-end is held to what was requested; a policy plugin is

@@ -54,7 +54,7 @@ impl Provider {
         if sso.is_some() {
             self.keep_subject_session(&subject).await?;
         }
-        let (mut scope, mut claims, previous) = self.consent_split(&session.request, &subject.sub, client).await?;
+        let (mut scope, mut claims, previous) = self.consent_split(&session.request, &subject, client).await?;
         let asks_consent = session.request.has_prompt(PromptValue::Consent);
         let mut reconfirm = Reconfirm::default();
         if let Some(policy) = &self.policies().consent {
@@ -63,7 +63,7 @@ impl Provider {
                 sub: subject.sub.clone(),
                 scope: scope.clone(),
                 claims: claims.clone(),
-                previous: previous.clone(),
+                previous: previous.as_ref().map(|p| p.record.clone()),
             };
             match policy.decide(&query).await {
                 Ok(ConsentVerdict::Ask(again)) => reconfirm = again,
@@ -81,7 +81,7 @@ impl Provider {
         claims = claims.reconfirming(&reconfirm.claims);
         let nothing_new = scope.new.is_empty() && claims.new.is_empty();
         if let (Some(previous), true, false) = (&previous, nothing_new, asks_consent) {
-            let input = ConsentInput::from_record(previous);
+            let input = ConsentInput::from_record(&previous.record, previous.long_lived);
             return self.finish(session, subject, client, input, Grantor::Policy, sso).await;
         }
         if session.request.has_prompt(PromptValue::None) {

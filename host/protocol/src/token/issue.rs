@@ -74,28 +74,37 @@ struct IdTokenClaims<'a> {
     acr: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     amr: Option<&'a [String]>,
-    at_hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at_hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    c_hash: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sid: Option<&'a str>,
     #[serde(flatten)]
     claims: JsonObject,
 }
 
-/// Issues the tokens a grant allows: an access token, an ID token for OpenID requests and,
-/// when `refresh` and the consent allow it, a new refresh token.
-pub(crate) async fn for_grant(
+/// What an ID token is issued beside: the request's `nonce`, and the access token and code
+/// it is bound to by `at_hash` and `c_hash` (OpenID Connect Core §3.3.2.11).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct IdTokenBinding<'a> {
+    pub nonce: Option<&'a str>,
+    pub access_token: Option<&'a str>,
+    pub code: Option<&'a str>,
+}
+
+/// Mints the access token of a grant for `scope`.
+pub(crate) async fn access_token(
     provider: &Provider,
     client: &Client,
     grant: &Grant,
     scope: &[String],
-    nonce: Option<&str>,
-    refresh: bool,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<String, OAuthError> {
     let settings = provider.settings();
     let now = provider.now();
     let default_aud = [settings.issuer.clone()];
     let aud = if grant.audience.is_empty() { &default_aud[..] } else { &grant.audience[..] };
-    let access_token = sign_access_token(
+    sign_access_token(
         provider,
         &AccessTokenClaims {
             iss: &settings.issuer,
@@ -113,28 +122,56 @@ pub(crate) async fn for_grant(
             gid: Some(&grant.id),
         },
     )
-    .await?;
+    .await
+}
 
+/// Mints the ID token of a grant, with the claims the grant puts in ID tokens. The token
+/// endpoint and the authorization endpoint issue it alike, so both carry the same `sub`,
+/// `auth_time`, `acr` and `sid`.
+pub(crate) async fn id_token(
+    provider: &Provider,
+    client: &Client,
+    grant: &Grant,
+    binding: IdTokenBinding<'_>,
+) -> Result<String, OAuthError> {
+    let settings = provider.settings();
+    let now = provider.now();
+    let alg = client.metadata.id_token_signed_response_alg.unwrap_or(settings.id_token_alg);
+    let released = claims::release(provider, grant, ClaimsPurpose::IdToken, &grant.id_token_claims)
+        .await
+        .map_err(|f| f.into_oauth())?;
+    let claims = IdTokenClaims {
+        iss: &settings.issuer,
+        sub: &grant.sub,
+        aud: &client.client_id,
+        exp: now.plus(grant.id_token_lifetime).0,
+        iat: now.0,
+        auth_time: grant.auth_time.0,
+        nonce: binding.nonce,
+        acr: grant.acr.as_deref(),
+        amr: (!grant.amr.is_empty()).then_some(&grant.amr[..]),
+        at_hash: binding.access_token.map(|t| jose::half_hash(alg, t)),
+        c_hash: binding.code.map(|c| jose::half_hash(alg, c)),
+        sid: grant.sid.as_deref(),
+        claims: released,
+    };
+    Ok(jose::sign(provider.signer(), alg, None, &claims, now).await?)
+}
+
+/// Issues the tokens a grant allows: an access token, an ID token for OpenID requests and,
+/// when `refresh` and the consent allow it, a new refresh token.
+pub(crate) async fn for_grant(
+    provider: &Provider,
+    client: &Client,
+    grant: &Grant,
+    scope: &[String],
+    nonce: Option<&str>,
+    refresh: bool,
+) -> Result<TokenResponse, OAuthError> {
+    let access_token = access_token(provider, client, grant, scope).await?;
     let id_token = if scope.iter().any(|s| s == "openid") {
-        let alg = client.metadata.id_token_signed_response_alg.unwrap_or(settings.id_token_alg);
-        let released = claims::release(provider, grant, ClaimsPurpose::IdToken, &grant.id_token_claims)
-            .await
-            .map_err(|f| f.into_oauth())?;
-        let claims = IdTokenClaims {
-            iss: &settings.issuer,
-            sub: &grant.sub,
-            aud: &client.client_id,
-            exp: now.plus(grant.id_token_lifetime).0,
-            iat: now.0,
-            auth_time: grant.auth_time.0,
-            nonce,
-            acr: grant.acr.as_deref(),
-            amr: (!grant.amr.is_empty()).then_some(&grant.amr[..]),
-            at_hash: jose::half_hash(alg, &access_token),
-            sid: grant.sid.as_deref(),
-            claims: released,
-        };
-        Some(jose::sign(provider.signer(), alg, None, &claims, now).await?)
+        let binding = IdTokenBinding { nonce, access_token: Some(&access_token), code: None };
+        Some(id_token(provider, client, grant, binding).await?)
     } else {
         None
     };

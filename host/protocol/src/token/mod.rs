@@ -5,7 +5,7 @@ mod basic;
 mod client_assertion;
 mod client_auth;
 mod client_credentials;
-mod issue;
+pub(crate) mod issue;
 mod refresh_token;
 
 use serde::Serialize;
