@@ -24,7 +24,7 @@ impl Provider {
                 }
             }
         }
-        json!({
+        let mut metadata = json!({
             "issuer": s.issuer,
             "authorization_endpoint": s.endpoints.authorization,
             "token_endpoint": s.endpoints.token,
@@ -34,7 +34,7 @@ impl Provider {
             "response_types_supported": ["code"],
             "response_modes_supported": ["query", "fragment", "form_post"],
             "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
-            "subject_types_supported": ["public"],
+            "subject_types_supported": ["public", "pairwise"],
             "id_token_signing_alg_values_supported": algs,
             "token_endpoint_auth_methods_supported":
                 ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
@@ -46,7 +46,11 @@ impl Provider {
             "request_uri_parameter_supported": false,
             "authorization_response_iss_parameter_supported": true,
             "prompt_values_supported": ["none", "login", "consent", "select_account"],
-        })
+        });
+        if let Some(registration) = &s.endpoints.registration {
+            metadata["registration_endpoint"] = json!(registration);
+        }
+        metadata
     }
 
     /// The public keys clients verify tokens with.

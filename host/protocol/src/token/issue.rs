@@ -95,11 +95,13 @@ pub(crate) async fn for_grant(
     let now = provider.now();
     let default_aud = [settings.issuer.clone()];
     let aud = if grant.audience.is_empty() { &default_aud[..] } else { &grant.audience[..] };
+    // OpenID Connect Core §8: the subject as this client sees it, public or pairwise.
+    let sub = provider.subject_for(client, &grant.sub).await?;
     let access_token = sign_access_token(
         provider,
         &AccessTokenClaims {
             iss: &settings.issuer,
-            sub: &grant.sub,
+            sub: &sub,
             aud: audience(aud),
             client_id: &client.client_id,
             iat: now.0,
@@ -122,7 +124,7 @@ pub(crate) async fn for_grant(
             .map_err(|f| f.into_oauth())?;
         let claims = IdTokenClaims {
             iss: &settings.issuer,
-            sub: &grant.sub,
+            sub: &sub,
             aud: &client.client_id,
             exp: now.plus(grant.id_token_lifetime).0,
             iat: now.0,
