@@ -485,7 +485,7 @@ async fn a_replayed_client_assertion_is_refused_by_every_host_sharing_the_databa
 
 /// The RSA key the suite generates for a client (`GenerateRS256ClientJWKs`): `use: sig`,
 /// `alg: RS256`, no kid.
-fn suite_key() -> ClientKey {
+pub(crate) fn suite_key() -> ClientKey {
     let mut key = ClientKey::rsa(Algorithm::RS256, None);
     key.jwk["alg"] = json!("RS256");
     key
@@ -507,7 +507,7 @@ async fn suite_client(server: &TestServer, keys: Value, grant_types: &[&str]) ->
 
 /// The suite's authorization request (no PKCE), the user's login and consent; returns the
 /// code, the nonce and the redirect URI.
-async fn suite_authorize(
+pub(crate) async fn suite_authorize(
     server: &TestServer,
     info: &Value,
     scope: &str,
@@ -540,7 +540,7 @@ async fn suite_authorize(
 
 /// A token-endpoint response as the suite checks it: 200, JSON, `Cache-Control: no-store`,
 /// `token_type` Bearer, `expires_in` (oidcc-server: WARN if missing) and an access token.
-async fn suite_token_request(server: &TestServer, form: &[(&str, &str)]) -> Value {
+pub(crate) async fn suite_token_request(server: &TestServer, form: &[(&str, &str)]) -> Value {
     let mut ser = url::form_urlencoded::Serializer::new(String::new());
     ser.extend_pairs(form);
     let resp = server
@@ -566,7 +566,7 @@ async fn suite_token_request(server: &TestServer, form: &[(&str, &str)]) -> Valu
 }
 
 /// The token request of the authorization-code grant with a client assertion, no client_id.
-async fn redeem(server: &TestServer, code: &str, redirect_uri: &str, assertion: &str) -> Value {
+pub(crate) async fn redeem(server: &TestServer, code: &str, redirect_uri: &str, assertion: &str) -> Value {
     suite_token_request(
         server,
         &[
@@ -582,7 +582,7 @@ async fn redeem(server: &TestServer, code: &str, redirect_uri: &str, assertion: 
 
 /// The ID token verified by the `openidconnect` crate (signature against the JWK set, iss,
 /// aud, exp, nonce); its claims as JSON.
-async fn verified_id_token(server: &TestServer, info: &Value, tokens: &Value, nonce: &str) -> Value {
+pub(crate) async fn verified_id_token(server: &TestServer, info: &Value, tokens: &Value, nonce: &str) -> Value {
     let rp = Rp::new(server, info).await;
     let id_token: CoreIdToken = tokens["id_token"].as_str().expect("an ID token").parse().expect("a JWT");
     id_token.claims(&rp.client.id_token_verifier(), &Nonce::new(nonce.to_owned())).expect("the ID token verifies");

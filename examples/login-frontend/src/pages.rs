@@ -59,6 +59,20 @@ fn client_header(client: &Client, what: &str) -> Markup {
                     @if let Some(uri) = web_url(&client.client_uri) { a href=(uri) { (client.display_name()) } }
                     @else { strong { (client.display_name()) } }
                 }
+                (client_links(client))
+            }
+        }
+    }
+}
+
+/// The client's privacy policy and terms of service, when it registered them (OpenID Connect
+/// Dynamic Registration §2: shown to the user before they authorise the client).
+fn client_links(client: &Client) -> Markup {
+    html! {
+        @if client.policy_uri.is_some() || client.tos_uri.is_some() {
+            div.muted.client-links {
+                @if let Some(uri) = web_url(&client.policy_uri) { a.policy href=(uri) { "Privacy policy" } " " }
+                @if let Some(uri) = web_url(&client.tos_uri) { a.tos href=(uri) { "Terms of service" } }
             }
         }
     }
@@ -165,10 +179,6 @@ pub fn consent(sid: &str, client: &Client, sub: &str, scope: &Split, claims: &Sp
                 div.actions {
                     button type="submit" name="decision" value="allow" { "Allow" }
                     button.secondary type="submit" name="decision" value="deny" { "Deny" }
-                }
-                p.muted {
-                    @if let Some(uri) = web_url(&client.policy_uri) { a href=(uri) { "Privacy policy" } " " }
-                    @if let Some(uri) = web_url(&client.tos_uri) { a href=(uri) { "Terms of service" } }
                 }
             }
         },

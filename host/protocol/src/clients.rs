@@ -1,15 +1,24 @@
 //! Client registration and management (RFC 7591 / RFC 7592 shapes), behind the host's client
 //! API. Secrets are generated here, returned once, and stored sealed.
 
+mod dynamic;
+mod metadata;
+mod parse;
 mod redirect_uris;
+mod sector;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ApiError, ErrorCode, OAuthError};
-use crate::jose::{JwsAlg, signing_keys};
-use crate::model::{AuthMethod, CLIENTS, Client, ClientMetadata, ClientSource, ResponseType};
+pub use dynamic::{Registered, RegistrationError};
+use metadata::bad_metadata;
+pub use redirect_uris::is_loopback_host;
+pub use sector::sector_of;
+
+use crate::error::ApiError;
+use crate::jose::JwsAlg;
+use crate::model::{AuthMethod, CLIENTS, Client, ClientMetadata, ClientSource};
 use crate::provider::Provider;
-use crate::secret::Secret;
+use crate::secret::{Secret, TokenHash};
 
 /// A registration or update request: client metadata, optionally with the client id and
 /// secret the operator wants.
@@ -38,15 +47,6 @@ pub struct ClientInfo {
     pub metadata: ClientMetadata,
 }
 
-/// Members that only ever appear in responses; ignored when a request echoes them back.
-const RESPONSE_ONLY: &[&str] = &[
-    "client_id_issued_at",
-    "client_secret_expires_at",
-    "registration_access_token",
-    "registration_client_uri",
-    "source",
-];
-
 /// The least length of a client secret (HS256 keys need 256 bits: RFC 7518 §3.2).
 pub const MIN_SECRET_LEN: usize = 32;
 
@@ -61,43 +61,6 @@ fn info(client: &Client, secret: Option<String>) -> ClientInfo {
     }
 }
 
-fn bad_metadata(description: impl Into<String>) -> ApiError {
-    ApiError::OAuth(OAuthError::new(ErrorCode::InvalidClientMetadata, description.into()))
-}
-
-/// What the JWT authentication methods need (OpenID Connect Core §9, Dynamic Registration §2):
-/// `private_key_jwt` clients register their keys, `jwks` or `jwks_uri` (https), and a
-/// registered `token_endpoint_auth_signing_alg` must be one Gatehouse verifies for the method
-/// (for the other methods it is kept but unused).
-fn check_jwt_auth(m: &ClientMetadata) -> Result<(), ApiError> {
-    let method = m.token_endpoint_auth_method;
-    if method == AuthMethod::PrivateKeyJwt {
-        match (&m.jwks, &m.jwks_uri) {
-            (Some(_), Some(_)) => return Err(bad_metadata("jwks and jwks_uri cannot both be given")),
-            (None, None) => return Err(bad_metadata("private_key_jwt needs the client's keys: jwks or jwks_uri")),
-            (Some(jwks), None) if signing_keys(jwks).is_empty() => {
-                return Err(bad_metadata("jwks holds no key that can verify signatures"));
-            }
-            (None, Some(uri)) if url::Url::parse(uri).map_or(true, |u| u.scheme() != "https") => {
-                return Err(bad_metadata("jwks_uri must be an https URL"));
-            }
-            _ => {}
-        }
-    }
-    let (Some(alg), AuthMethod::ClientSecretJwt | AuthMethod::PrivateKeyJwt) =
-        (m.token_endpoint_auth_signing_alg.as_deref(), method)
-    else {
-        return Ok(());
-    };
-    match JwsAlg::parse(alg) {
-        Some(a) if a.is_hmac() == (method == AuthMethod::ClientSecretJwt) => Ok(()),
-        _ => Err(bad_metadata(format!(
-            "token_endpoint_auth_signing_alg {alg:?} is not available for {}",
-            method.as_str()
-        ))),
-    }
-}
-
 /// The least length of a client secret for this metadata: [`MIN_SECRET_LEN`], more when
 /// `client_secret_jwt` registered an HMAC that needs a longer key.
 fn secret_len_for(m: &ClientMetadata) -> usize {
@@ -109,58 +72,6 @@ fn secret_len_for(m: &ClientMetadata) -> usize {
 }
 
 impl Provider {
-    /// Checks client metadata against what this provider supports.
-    fn validate_metadata(&self, m: &mut ClientMetadata) -> Result<(), ApiError> {
-        for k in RESPONSE_ONLY {
-            m.extra.remove(*k);
-        }
-        for g in &m.grant_types {
-            if !["authorization_code", "implicit", "client_credentials", "refresh_token"].contains(&g.as_str()) {
-                return Err(bad_metadata(format!("grant type {g:?} is not supported")));
-            }
-        }
-        for r in &m.response_types {
-            let Some(t) = ResponseType::parse(r) else {
-                return Err(bad_metadata(format!(
-                    "response type {r:?} is not supported; use one of {}",
-                    ResponseType::SUPPORTED.join(", ")
-                )));
-            };
-            if let Some(g) = t.grant_types().find(|g| !m.has_grant_type(g)) {
-                return Err(bad_metadata(format!("response type {r:?} needs the {g} grant type")));
-            }
-        }
-        if (m.has_grant_type("authorization_code") || m.has_grant_type("implicit")) && m.redirect_uris.is_empty() {
-            return Err(ApiError::OAuth(OAuthError::new(
-                ErrorCode::InvalidRedirectUri,
-                "redirect_uris is required for the authorization_code and implicit grants",
-            )));
-        }
-        // RFC 7591 §3.2.2: a refused redirect URI is `invalid_redirect_uri`; other metadata
-        // (the post-logout URIs among them) is `invalid_client_metadata`.
-        for uri in &m.redirect_uris {
-            redirect_uris::check(uri, m.application_type).map_err(|reason| {
-                ApiError::OAuth(OAuthError::new(
-                    ErrorCode::InvalidRedirectUri,
-                    format!("redirect URI {uri:?}: {reason}"),
-                ))
-            })?;
-        }
-        for uri in &m.post_logout_redirect_uris {
-            redirect_uris::check(uri, m.application_type)
-                .map_err(|reason| bad_metadata(format!("post-logout redirect URI {uri:?}: {reason}")))?;
-        }
-        if m.token_endpoint_auth_method == AuthMethod::None && m.has_grant_type("client_credentials") {
-            return Err(bad_metadata("public clients (token_endpoint_auth_method none) cannot use client_credentials"));
-        }
-        if let Some(alg) = m.id_token_signed_response_alg.filter(|a| !self.signer().supported_algorithms().contains(a))
-        {
-            return Err(bad_metadata(format!("id_token_signed_response_alg {alg} is not available")));
-        }
-        check_jwt_auth(m)?;
-        Ok(())
-    }
-
     fn check_client_id(id: &str) -> Result<(), ApiError> {
         if crate::model::is_valid_client_id(id) {
             Ok(())
@@ -201,17 +112,19 @@ impl Provider {
 
     /// Registers a client. The response carries the secret; it is not shown again.
     pub async fn create_client(&self, reg: ClientRegistration) -> Result<ClientInfo, ApiError> {
-        self.register(reg, ClientSource::Api, None).await
+        Ok(self.register(reg, ClientSource::Api, None, None).await?.0)
     }
 
     /// Stores a new client; `incarnation` is kept when a configured client is written again.
+    /// Returns the client as the API shows it, and as stored.
     async fn register(
         &self,
         mut reg: ClientRegistration,
         source: ClientSource,
         incarnation: Option<String>,
-    ) -> Result<ClientInfo, ApiError> {
-        self.validate_metadata(&mut reg.metadata)?;
+        registration_token: Option<TokenHash>,
+    ) -> Result<(ClientInfo, Client), ApiError> {
+        self.validate_metadata(&mut reg.metadata).await?;
         let client_id = match reg.client_id.take() {
             Some(id) => {
                 Self::check_client_id(&id)?;
@@ -228,11 +141,12 @@ impl Provider {
             issued_at: now,
             source,
             incarnation: incarnation.unwrap_or_else(|| self.new_id()),
+            registration_token,
         };
         if !CLIENTS.insert(self.store(), &client_id, &client, None, now).await? {
             return Err(ApiError::Conflict(format!("a client with id {client_id:?} already exists")));
         }
-        Ok(info(&client, secret))
+        Ok((info(&client, secret), client))
     }
 
     pub async fn get_client(&self, client_id: &str) -> Result<ClientInfo, ApiError> {
@@ -247,16 +161,30 @@ impl Provider {
 
     /// Replaces a client's metadata (RFC 7592 §2.2). The secret is kept, created when the
     /// client becomes confidential, and dropped when it becomes public.
-    pub async fn update_client(&self, client_id: &str, mut reg: ClientRegistration) -> Result<ClientInfo, ApiError> {
-        let mut client = self.find_client(client_id).await?;
+    pub async fn update_client(&self, client_id: &str, reg: ClientRegistration) -> Result<ClientInfo, ApiError> {
+        let client = self.find_client(client_id).await?;
         Self::writable(&client)?;
-        if reg.client_id.as_deref().is_some_and(|id| id != client_id) {
-            return Err(bad_metadata("client_id cannot be changed"));
-        }
         if reg.client_secret.is_some() {
             return Err(bad_metadata("client_secret cannot be set on update; rotate it through the secret resource"));
         }
-        self.validate_metadata(&mut reg.metadata)?;
+        Ok(self.replace_metadata(client, reg, None).await?.0)
+    }
+
+    /// Writes new metadata over a stored client, with its secret kept, created or dropped as
+    /// the new authentication method needs (the new secret, if one was made, is in the
+    /// answer), and its registration access token replaced when `new_token` is given.
+    async fn replace_metadata(
+        &self,
+        mut client: Client,
+        mut reg: ClientRegistration,
+        new_token: Option<TokenHash>,
+    ) -> Result<(ClientInfo, Client), ApiError> {
+        let client_id = client.client_id.clone();
+        let client_id = client_id.as_str();
+        if reg.client_id.as_deref().is_some_and(|id| id != client_id) {
+            return Err(bad_metadata("client_id cannot be changed"));
+        }
+        self.validate_metadata(&mut reg.metadata).await?;
         let mut new_secret = None;
         match (reg.metadata.token_endpoint_auth_method, &client.secret) {
             (m, _) if !m.uses_secret() => client.secret = None,
@@ -268,8 +196,11 @@ impl Provider {
             (_, Some(_)) => {}
         }
         client.metadata = reg.metadata;
+        if new_token.is_some() {
+            client.registration_token = new_token;
+        }
         CLIENTS.put(self.store(), client_id, &client, None).await?;
-        Ok(info(&client, new_secret))
+        Ok((info(&client, new_secret), client))
     }
 
     /// Replaces a confidential client's secret and returns the new one.
@@ -323,7 +254,7 @@ impl Provider {
             if reg.metadata.token_endpoint_auth_method.uses_secret() && reg.client_secret.is_none() {
                 return Err(bad_metadata(format!("configured client {id:?} needs a client_secret")));
             }
-            self.register(reg, ClientSource::Config, incarnation).await?;
+            self.register(reg, ClientSource::Config, incarnation, None).await?;
             listed.push(id);
         }
         for client in CLIENTS.list(self.store(), "", now).await? {
@@ -343,7 +274,7 @@ impl Provider {
 
     fn writable(client: &Client) -> Result<(), ApiError> {
         match client.source {
-            ClientSource::Api => Ok(()),
+            ClientSource::Api | ClientSource::Dynamic => Ok(()),
             ClientSource::Config => Err(ApiError::Conflict(format!(
                 "client {:?} is defined in the configuration file; change it there",
                 client.client_id

@@ -25,7 +25,7 @@ impl Provider {
                 }
             }
         }
-        json!({
+        let mut metadata = json!({
             "issuer": s.issuer,
             "authorization_endpoint": s.endpoints.authorization,
             "token_endpoint": s.endpoints.token,
@@ -35,7 +35,7 @@ impl Provider {
             "response_types_supported": ResponseType::SUPPORTED,
             "response_modes_supported": ["query", "fragment", "form_post"],
             "grant_types_supported": ["authorization_code", "implicit", "client_credentials", "refresh_token"],
-            "subject_types_supported": ["public"],
+            "subject_types_supported": ["public", "pairwise"],
             "id_token_signing_alg_values_supported": algs,
             "token_endpoint_auth_methods_supported":
                 ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
@@ -47,7 +47,11 @@ impl Provider {
             "request_uri_parameter_supported": false,
             "authorization_response_iss_parameter_supported": true,
             "prompt_values_supported": ["none", "login", "consent", "select_account"],
-        })
+        });
+        if let Some(registration) = &s.endpoints.registration {
+            metadata["registration_endpoint"] = json!(registration);
+        }
+        metadata
     }
 
     /// The public keys clients verify tokens with.

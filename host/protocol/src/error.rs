@@ -37,6 +37,7 @@ pub enum ErrorCode {
     InsufficientScope,
     InvalidRedirectUri,
     InvalidClientMetadata,
+    InvalidSoftwareStatement,
 }
 
 impl ErrorCode {
@@ -66,12 +67,13 @@ impl ErrorCode {
             Self::InsufficientScope => "insufficient_scope",
             Self::InvalidRedirectUri => "invalid_redirect_uri",
             Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::InvalidSoftwareStatement => "invalid_software_statement",
         }
     }
 
     /// Parses a code a front-end or plugin names, for example when it denies a request.
     pub fn parse(code: &str) -> Option<Self> {
-        const ALL: [ErrorCode; 23] = [
+        const ALL: [ErrorCode; 24] = [
             ErrorCode::InvalidRequest,
             ErrorCode::UnauthorizedClient,
             ErrorCode::AccessDenied,
@@ -95,6 +97,7 @@ impl ErrorCode {
             ErrorCode::InsufficientScope,
             ErrorCode::InvalidRedirectUri,
             ErrorCode::InvalidClientMetadata,
+            ErrorCode::InvalidSoftwareStatement,
         ];
         ALL.into_iter().find(|c| c.as_str() == code)
     }

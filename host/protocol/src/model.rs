@@ -195,6 +195,8 @@ pub enum ClientSource {
     #[default]
     Api,
     Config,
+    /// Registered by the client itself at the registration endpoint (RFC 7591).
+    Dynamic,
 }
 
 /// A registered client.
@@ -213,6 +215,10 @@ pub struct Client {
     /// registered later under the same id.
     #[serde(default)]
     pub incarnation: String,
+    /// The hash of the RFC 7592 registration access token, for dynamically registered
+    /// clients; the token itself is handed out once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_token: Option<TokenHash>,
 }
 
 impl Client {
@@ -379,7 +385,8 @@ pub struct AuthorizationRequest {
     pub claims_locales: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display: Option<String>,
-    /// The subject named by a valid `id_token_hint`.
+    /// The `sub` of a valid `id_token_hint`, as its client saw it (pairwise for a pairwise
+    /// client; compared through `Provider::subject_for`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_hint_sub: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -594,3 +601,12 @@ pub const CODES: Collection<CodeRecord> = Collection::new("codes");
 pub const REFRESH_TOKENS: Collection<RefreshRecord> = Collection::new("refresh_tokens");
 pub const SIGNING_KEYS: Collection<StoredKey> = Collection::new("signing_keys");
 pub const CLIENT_ASSERTIONS: Collection<AssertionRecord> = Collection::new("client_assertions");
+
+/// A secret the provider generates once and every host shares, sealed under the master key
+/// with its name as context (the pairwise-subject salt).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProviderSecret {
+    pub sealed: Sealed,
+}
+
+pub const PROVIDER_SECRETS: Collection<ProviderSecret> = Collection::new("provider_secrets");

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::client_keys::ClientKeyCache;
 use crate::fetch::Fetcher;
 use crate::plugins::Policies;
-use crate::secret::Sealer;
+use crate::secret::{Sealer, Secret};
 use crate::signer::{Alg, Signer};
 use crate::store::Store;
 use crate::world::{Clock, Random, UnixTime};
@@ -82,6 +82,9 @@ pub struct Endpoints {
     pub token: String,
     pub userinfo: String,
     pub jwks: String,
+    /// The RFC 7591 registration endpoint; `None` when dynamic registration is off. Each
+    /// client's configuration endpoint (RFC 7592) is under it, `<registration>/<client_id>`.
+    pub registration: Option<String>,
 }
 
 impl Endpoints {
@@ -92,6 +95,7 @@ impl Endpoints {
             token: format!("{issuer}/token"),
             userinfo: format!("{issuer}/userinfo"),
             jwks: format!("{issuer}/jwks.json"),
+            registration: Some(format!("{issuer}/register")),
         }
     }
 }
@@ -126,6 +130,14 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// Whether the issuer is a plain-http loopback URL: a development setup, where loopback
+    /// URLs are acceptable client metadata (and registration is open by default).
+    pub fn issuer_is_loopback(&self) -> bool {
+        url::Url::parse(&self.issuer).is_ok_and(|u| u.scheme() == "http" && crate::clients::is_loopback_host(&u))
+    }
+}
+
 /// Everything the protocol needs from the world.
 pub struct Ports {
     pub store: Arc<dyn Store>,
@@ -144,11 +156,13 @@ pub struct Provider {
     ports: Ports,
     /// Client key sets fetched from `jwks_uri`s.
     client_keys: ClientKeyCache,
+    /// The pairwise-subject salt, once read from the store (`pairwise.rs`).
+    pairwise_salt: std::sync::OnceLock<Secret<[u8; 32]>>,
 }
 
 impl Provider {
     pub fn new(settings: Settings, ports: Ports) -> Self {
-        Self { settings, ports, client_keys: ClientKeyCache::default() }
+        Self { settings, ports, client_keys: ClientKeyCache::default(), pairwise_salt: std::sync::OnceLock::new() }
     }
 
     pub fn settings(&self) -> &Settings {
@@ -181,6 +195,10 @@ impl Provider {
 
     pub(crate) fn client_keys(&self) -> &ClientKeyCache {
         &self.client_keys
+    }
+
+    pub(crate) fn pairwise_salt_cell(&self) -> &std::sync::OnceLock<Secret<[u8; 32]>> {
+        &self.pairwise_salt
     }
 
     pub(crate) fn policies(&self) -> &Policies {

@@ -89,7 +89,7 @@ impl Provider {
             .collect();
         let mut out =
             claims::release(self, &grant, ClaimsPurpose::Userinfo, &names).await.map_err(|f| f.into_oauth())?;
-        out.insert("sub".into(), Value::String(grant.sub.clone()));
+        out.insert("sub".into(), Value::String(self.subject_of_grant(&grant).await.map_err(OAuthError::from)?));
         Ok(out)
     }
 }

@@ -25,7 +25,7 @@ use gatehouse_signer::{Pkcs11Signer, SoftwareSigner};
 use gatehouse_store::{CachedStore, PostgresStore, SqliteStore};
 use tokio::net::TcpListener;
 
-use crate::config::{Config, SigningBackend, StorageBackend};
+use crate::config::{Config, RegistrationMode, SigningBackend, StorageBackend};
 use crate::http::{BodyLimit, TokenHashes};
 use crate::metrics::{HttpMetrics, Listener, MetricSource, PluginCalls, SignerMetricsSource, Snapshot, StorePool};
 use crate::routes;
@@ -51,6 +51,8 @@ pub struct Inner {
     pub provider: Provider,
     pub authz_api: TokenHashes,
     pub admin_api: TokenHashes,
+    /// The initial access tokens registration needs; `None` when registration is open.
+    pub registration_tokens: Option<TokenHashes>,
     pub login_url: Option<String>,
     pub http_metrics: Arc<HttpMetrics>,
     pub metric_sources: Vec<Arc<dyn MetricSource>>,
@@ -90,6 +92,8 @@ pub struct Gatehouse {
     /// The TLS certificate, when the listener serves https.
     pub tls: Option<Arc<crate::tls::Certificates>>,
     tls_reload_interval: Duration,
+    /// Whether the registration endpoint is served (`registration.mode` is not `off`).
+    registration: bool,
 }
 
 impl Gatehouse {
@@ -175,6 +179,18 @@ impl Gatehouse {
         )?;
         let admin_hashes =
             api_tokens(&config.api.admin_token_hashes, &config.data_dir.join("admin-api.token"), random.as_ref())?;
+        let registration_mode = config.registration_mode();
+        let registration_tokens = match registration_mode {
+            RegistrationMode::InitialToken => Some(TokenHashes::new(
+                "registration endpoint",
+                &api_tokens(
+                    &config.registration.initial_token_hashes,
+                    &config.data_dir.join("registration.token"),
+                    random.as_ref(),
+                )?,
+            )),
+            RegistrationMode::Open | RegistrationMode::Off => None,
+        };
         let http_metrics = Arc::new(HttpMetrics::default());
         let gates = Arc::new(Gates::new(&config.http));
         let metric_sources: Vec<Arc<dyn MetricSource>> = vec![
@@ -188,6 +204,7 @@ impl Gatehouse {
             provider,
             authz_api: TokenHashes::new("authorization-session API", &authz_hashes),
             admin_api: TokenHashes::new("admin API", &admin_hashes),
+            registration_tokens,
             login_url: config.frontend.login_url.clone(),
             http_metrics,
             metric_sources,
@@ -200,7 +217,15 @@ impl Gatehouse {
             _ => None,
         };
         let tls_reload_interval = config.http.tls_reload_interval;
-        Ok(Gatehouse { state, listen, limits: Limits::new(&config.http), gates, tls, tls_reload_interval })
+        Ok(Gatehouse {
+            state,
+            listen,
+            limits: Limits::new(&config.http),
+            gates,
+            tls,
+            tls_reload_interval,
+            registration: registration_mode != RegistrationMode::Off,
+        })
     }
 
     /// All routes.
@@ -244,11 +269,27 @@ impl Gatehouse {
             .route("/openapi.yaml", get(openapi))
             .nest("/authz-sessions/v1", authz)
             .nest("/clients/v1", clients)
+            .merge(self.registration_routes())
             .nest("/monitor/v1", monitor)
             .nest("/admin/v1", admin)
             .fallback(not_found)
             .layer(middleware::from_fn_with_state(self.state.clone(), record_metrics))
             .with_state(self.state.clone())
+    }
+
+    /// The registration endpoint (behind the initial-token check) and the client
+    /// configuration endpoints, when registration is on.
+    fn registration_routes(&self) -> Router<AppState> {
+        if !self.registration {
+            return Router::new();
+        }
+        let register = Router::new().route("/register", post(routes::registration::register)).route_layer(
+            middleware::from_fn_with_state(self.state.clone(), routes::registration::require_initial_token),
+        );
+        register.route(
+            "/register/{id}",
+            get(routes::registration::read).put(routes::registration::update).delete(routes::registration::delete),
+        )
     }
 
     /// Serves on `listener` until `shutdown` resolves, purging expired records meanwhile. On
@@ -315,6 +356,9 @@ async fn plugin_host(config: &Config) -> Result<(PluginHost, Option<Watcher>), S
 fn settings(config: &Config) -> Settings {
     let mut settings = Settings::new(config.issuer.clone());
     settings.endpoints = Endpoints::under(&settings.issuer);
+    if config.registration_mode() == RegistrationMode::Off {
+        settings.endpoints.registration = None;
+    }
     let l = &config.lifetimes;
     settings.lifetimes = Lifetimes {
         authz_session: l.authz_session.as_secs(),

@@ -31,6 +31,7 @@ const SECTIONS: &[&str] = &[
     "log",
     "plugins",
     "outbound",
+    "registration",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +70,47 @@ pub struct Config {
     pub plugins: PluginsConfig,
     #[serde(default)]
     pub outbound: OutboundConfig,
+    #[serde(default)]
+    pub registration: RegistrationConfig,
+}
+
+/// Dynamic client registration (RFC 7591) at `<issuer>/register`, with each client's
+/// configuration endpoint (RFC 7592) under it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationConfig {
+    /// Who may register; when absent, `open` under a loopback http issuer (development) and
+    /// `initial_token` otherwise.
+    #[serde(default)]
+    pub mode: Option<RegistrationMode>,
+    /// SHA-256 (hex) of the initial access tokens `initial_token` mode accepts. When empty, a
+    /// token is generated into `<data_dir>/registration.token`.
+    #[serde(default)]
+    pub initial_token_hashes: Vec<String>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationMode {
+    /// Anyone may register a client.
+    Open,
+    /// Registration needs an initial access token as a Bearer token (RFC 7591 §3).
+    InitialToken,
+    /// No registration endpoint; clients come from the client API and the configuration.
+    Off,
+}
+
+impl Config {
+    /// The registration mode in effect, the default applied.
+    pub fn registration_mode(&self) -> RegistrationMode {
+        self.registration.mode.unwrap_or_else(|| {
+            if gatehouse_protocol::Settings::new(self.issuer.clone()).issuer_is_loopback() {
+                RegistrationMode::Open
+            } else {
+                RegistrationMode::InitialToken
+            }
+        })
+    }
 }
 
 /// The provider's own fetches of documents clients name (`jwks_uri`, `sector_identifier_uri`,
@@ -527,6 +569,7 @@ impl Config {
         for (what, hashes) in [
             ("api.authz_session_token_hashes", &self.api.authz_session_token_hashes),
             ("api.admin_token_hashes", &self.api.admin_token_hashes),
+            ("registration.initial_token_hashes", &self.registration.initial_token_hashes),
         ] {
             for h in hashes.iter() {
                 if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {

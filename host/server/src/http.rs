@@ -276,6 +276,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// Client metadata for the client API: a JSON body as [`ApiJson`] reads it, then the
+/// protocol's reading of it, which names a member of the wrong type or an unsupported value
+/// (`invalid_client_metadata`) in the problem document.
+pub struct ClientMetadataJson(pub gatehouse_protocol::clients::ClientRegistration);
+
+impl<S: Send + Sync> FromRequest<S> for ClientMetadataJson {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiJson(body) = ApiJson::<serde_json::Value>::from_request(req, state).await?;
+        gatehouse_protocol::clients::ClientRegistration::from_json(body)
+            .map(ClientMetadataJson)
+            .map_err(|e| Problem(e).into_response())
+    }
+}
+
 /// An optional JSON body for the host's APIs: empty (or blank) is `T::default()`; otherwise as
 /// [`ApiJson`], whatever the content type.
 pub struct OptionalApiJson<T>(pub T);
@@ -364,12 +380,17 @@ impl TokenHashes {
         Self { hashes, api }
     }
 
-    /// Checks the request's bearer token; every configured hash is compared in constant time.
-    /// The error is the 401 answer.
+    /// Whether `token` is one of the configured ones; every configured hash is compared in
+    /// constant time.
+    pub fn accepts(&self, token: Option<&str>) -> bool {
+        let given = token.map(|t| sha256(t.as_bytes()));
+        given.is_some_and(|g| self.hashes.iter().fold(false, |acc, h| acc | constant_time_eq(h, &g)))
+    }
+
+    /// Checks the request's bearer token. The error is the 401 answer.
     pub fn check(&self, headers: &HeaderMap) -> Result<(), Box<Response>> {
-        let given = bearer(headers).map(|t| sha256(t.as_bytes()));
-        let ok = given.is_some_and(|g| self.hashes.iter().fold(false, |acc, h| acc | constant_time_eq(h, &g)));
-        if ok {
+        let given = bearer(headers);
+        if self.accepts(given) {
             return Ok(());
         }
         let detail = match given {

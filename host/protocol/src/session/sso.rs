@@ -64,7 +64,7 @@ impl Provider {
         let fresh_enough = request.max_age.is_none_or(|max| age <= i64::try_from(max).unwrap_or(i64::MAX));
         let acr_met =
             request.acr_values.is_empty() || subject.acr.as_ref().is_some_and(|a| request.acr_values.contains(a));
-        let hint_matches = request.id_token_hint_sub.as_ref().is_none_or(|s| *s == subject.sub);
+        let hint_matches = self.hint_names(request, &subject.sub).await?;
         Ok((fresh_enough && acr_met && hint_matches).then_some(subject))
     }
 }

@@ -104,11 +104,13 @@ pub(crate) async fn access_token(
     let now = provider.now();
     let default_aud = [settings.issuer.clone()];
     let aud = if grant.audience.is_empty() { &default_aud[..] } else { &grant.audience[..] };
+    // OpenID Connect Core §8: the subject as this client sees it, public or pairwise.
+    let sub = provider.subject_for(client, &grant.sub).await?;
     sign_access_token(
         provider,
         &AccessTokenClaims {
             iss: &settings.issuer,
-            sub: &grant.sub,
+            sub: &sub,
             aud: audience(aud),
             client_id: &client.client_id,
             iat: now.0,
@@ -140,9 +142,11 @@ pub(crate) async fn id_token(
     let released = claims::release(provider, grant, ClaimsPurpose::IdToken, &grant.id_token_claims)
         .await
         .map_err(|f| f.into_oauth())?;
+    // OpenID Connect Core §8: the subject as this client sees it, public or pairwise.
+    let sub = provider.subject_for(client, &grant.sub).await?;
     let claims = IdTokenClaims {
         iss: &settings.issuer,
-        sub: &grant.sub,
+        sub: &sub,
         aud: &client.client_id,
         exp: now.plus(grant.id_token_lifetime).0,
         iat: now.0,

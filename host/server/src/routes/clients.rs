@@ -4,12 +4,15 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use gatehouse_protocol::clients::{ClientInfo, ClientRegistration};
+use gatehouse_protocol::clients::ClientInfo;
 
 use crate::app::AppState;
-use crate::http::{ApiJson, Problem};
+use crate::http::{ClientMetadataJson, Problem};
 
-pub async fn create(State(s): State<AppState>, ApiJson(reg): ApiJson<ClientRegistration>) -> Result<Response, Problem> {
+pub async fn create(
+    State(s): State<AppState>,
+    ClientMetadataJson(reg): ClientMetadataJson,
+) -> Result<Response, Problem> {
     let info = s.provider.create_client(reg).await?;
     Ok((StatusCode::CREATED, Json(info)).into_response())
 }
@@ -25,7 +28,7 @@ pub async fn get(State(s): State<AppState>, Path(id): Path<String>) -> Result<Js
 pub async fn update(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    ApiJson(reg): ApiJson<ClientRegistration>,
+    ClientMetadataJson(reg): ClientMetadataJson,
 ) -> Result<Json<ClientInfo>, Problem> {
     Ok(Json(s.provider.update_client(&id, reg).await?))
 }
