@@ -1,10 +1,12 @@
 //! Client registration and management (RFC 7591 / RFC 7592 shapes), behind the host's client
 //! API. Secrets are generated here, returned once, and stored sealed.
 
+mod encryption;
 mod redirect_uris;
 
 use serde::{Deserialize, Serialize};
 
+use crate::encryption::Target;
 use crate::error::{ApiError, ErrorCode, OAuthError};
 use crate::jose::{JwsAlg, signing_keys};
 use crate::model::{AuthMethod, CLIENTS, Client, ClientMetadata, ClientSource};
@@ -21,6 +23,15 @@ pub struct ClientRegistration {
     pub client_secret: Option<Secret<String>>,
     #[serde(flatten)]
     pub metadata: ClientMetadata,
+}
+
+impl ClientRegistration {
+    /// Reads a registration request. RFC 7591 §3.2.2: a metadata value of the wrong type or
+    /// not supported (an algorithm Gatehouse does not know, `none` for a signed response) is
+    /// `invalid_client_metadata`, with serde's account of which member.
+    pub fn from_json(body: serde_json::Value) -> Result<Self, ApiError> {
+        serde_json::from_value(body).map_err(|e| bad_metadata(format!("the client metadata is not valid: {e}")))
+    }
 }
 
 /// A client as the API returns it (RFC 7591 §3.2.1). The secret only appears when it was just
@@ -153,6 +164,13 @@ impl Provider {
         if let Some(alg) = m.id_token_signed_response_alg.filter(|a| !self.signer().supported_algorithms().contains(a))
         {
             return Err(bad_metadata(format!("id_token_signed_response_alg {alg} is not available")));
+        }
+        if let Some(alg) = m.userinfo_signed_response_alg.filter(|a| !self.signer().supported_algorithms().contains(a))
+        {
+            return Err(bad_metadata(format!("userinfo_signed_response_alg {alg} is not available")));
+        }
+        for target in [Target::IdToken, Target::Userinfo] {
+            encryption::check(m, target).map_err(bad_metadata)?;
         }
         check_jwt_auth(m)?;
         Ok(())

@@ -10,7 +10,7 @@ use std::fmt;
 use serde::Serialize;
 
 /// The error codes of RFC 6749 §4.1.2.1 and §5.2, OpenID Connect Core §3.1.2.6, RFC 6750 §3.1
-/// and RFC 7591 §3.2.2.
+/// RFC 7591 §3.2.2 and RFC 7009 §2.2.1.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -37,6 +37,8 @@ pub enum ErrorCode {
     InsufficientScope,
     InvalidRedirectUri,
     InvalidClientMetadata,
+    /// RFC 7009 §2.2.1: the token is of a type that cannot be revoked.
+    UnsupportedTokenType,
 }
 
 impl ErrorCode {
@@ -66,12 +68,13 @@ impl ErrorCode {
             Self::InsufficientScope => "insufficient_scope",
             Self::InvalidRedirectUri => "invalid_redirect_uri",
             Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::UnsupportedTokenType => "unsupported_token_type",
         }
     }
 
     /// Parses a code a front-end or plugin names, for example when it denies a request.
     pub fn parse(code: &str) -> Option<Self> {
-        const ALL: [ErrorCode; 23] = [
+        const ALL: [ErrorCode; 24] = [
             ErrorCode::InvalidRequest,
             ErrorCode::UnauthorizedClient,
             ErrorCode::AccessDenied,
@@ -95,6 +98,7 @@ impl ErrorCode {
             ErrorCode::InsufficientScope,
             ErrorCode::InvalidRedirectUri,
             ErrorCode::InvalidClientMetadata,
+            ErrorCode::UnsupportedTokenType,
         ];
         ALL.into_iter().find(|c| c.as_str() == code)
     }

@@ -518,6 +518,13 @@ pub struct AssertionRecord {
     pub client_id: String,
 }
 
+/// A revoked access token (RFC 7009 §2.2), stored under its `jti` until the token expires,
+/// so UserInfo and introspection on every host sharing the store refuse it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RevokedToken {
+    pub client_id: String,
+}
+
 pub const CLIENTS: Collection<Client> = Collection::new("clients");
 pub const SUBJECT_SESSIONS: Collection<SubjectSession> = Collection::new("subject_sessions");
 pub const CONSENTS: Collection<ConsentRecord> = Collection::new("consents");
@@ -526,3 +533,4 @@ pub const CODES: Collection<CodeRecord> = Collection::new("codes");
 pub const REFRESH_TOKENS: Collection<RefreshRecord> = Collection::new("refresh_tokens");
 pub const SIGNING_KEYS: Collection<StoredKey> = Collection::new("signing_keys");
 pub const CLIENT_ASSERTIONS: Collection<AssertionRecord> = Collection::new("client_assertions");
+pub const REVOKED_ACCESS_TOKENS: Collection<RevokedToken> = Collection::new("revoked_access_tokens");

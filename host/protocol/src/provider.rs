@@ -82,6 +82,8 @@ pub struct Endpoints {
     pub token: String,
     pub userinfo: String,
     pub jwks: String,
+    pub introspection: String,
+    pub revocation: String,
 }
 
 impl Endpoints {
@@ -92,6 +94,8 @@ impl Endpoints {
             token: format!("{issuer}/token"),
             userinfo: format!("{issuer}/userinfo"),
             jwks: format!("{issuer}/jwks.json"),
+            introspection: format!("{issuer}/introspect"),
+            revocation: format!("{issuer}/revoke"),
         }
     }
 }
@@ -109,6 +113,9 @@ pub struct Settings {
     /// Scopes advertised in discovery beside the OpenID Connect standard ones.
     pub extra_scopes: Vec<String>,
     pub limits: Limits,
+    /// Clients that may introspect every token, not only their own and those naming them in
+    /// `aud` (configuration only: no client can register itself into this list).
+    pub introspection_clients: Vec<String>,
 }
 
 impl Settings {
@@ -122,6 +129,7 @@ impl Settings {
             access_token_alg: Alg::ES256,
             extra_scopes: Vec::new(),
             limits: Limits::default(),
+            introspection_clients: Vec::new(),
         }
     }
 }

@@ -31,6 +31,7 @@ const SECTIONS: &[&str] = &[
     "log",
     "plugins",
     "outbound",
+    "introspection",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +70,18 @@ pub struct Config {
     pub plugins: PluginsConfig,
     #[serde(default)]
     pub outbound: OutboundConfig,
+    #[serde(default)]
+    pub introspection: IntrospectionConfig,
+}
+
+/// Token introspection (RFC 7662). Every confidential client may introspect the tokens issued
+/// to it and those whose `aud` names it; the clients listed here may introspect every token.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionConfig {
+    /// Client ids of resource servers that see every token (for example an API gateway).
+    #[serde(default)]
+    pub all_tokens_clients: Vec<String>,
 }
 
 /// The provider's own fetches of documents clients name (`jwks_uri`, `sector_identifier_uri`,

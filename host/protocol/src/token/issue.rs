@@ -134,7 +134,8 @@ pub(crate) async fn for_grant(
             sid: grant.sid.as_deref(),
             claims: released,
         };
-        Some(jose::sign(provider.signer(), alg, None, &claims, now).await?)
+        let signed = jose::sign(provider.signer(), alg, None, &claims, now).await?;
+        Some(provider.id_token_for_client(client, signed).await?)
     } else {
         None
     };

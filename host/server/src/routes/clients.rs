@@ -5,12 +5,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gatehouse_protocol::clients::{ClientInfo, ClientRegistration};
+use serde_json::Value;
 
 use crate::app::AppState;
 use crate::http::{ApiJson, Problem};
 
-pub async fn create(State(s): State<AppState>, ApiJson(reg): ApiJson<ClientRegistration>) -> Result<Response, Problem> {
-    let info = s.provider.create_client(reg).await?;
+pub async fn create(State(s): State<AppState>, ApiJson(body): ApiJson<Value>) -> Result<Response, Problem> {
+    let info = s.provider.create_client(ClientRegistration::from_json(body)?).await?;
     Ok((StatusCode::CREATED, Json(info)).into_response())
 }
 
@@ -25,9 +26,9 @@ pub async fn get(State(s): State<AppState>, Path(id): Path<String>) -> Result<Js
 pub async fn update(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    ApiJson(reg): ApiJson<ClientRegistration>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<ClientInfo>, Problem> {
-    Ok(Json(s.provider.update_client(&id, reg).await?))
+    Ok(Json(s.provider.update_client(&id, ClientRegistration::from_json(body)?).await?))
 }
 
 pub async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, Problem> {

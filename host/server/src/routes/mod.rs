@@ -6,3 +6,4 @@ pub mod keys;
 pub mod monitor;
 pub mod oauth;
 pub mod plugins;
+pub mod tokens;
