@@ -72,7 +72,12 @@ async fn introspection_answers_active_tokens_to_their_client_and_audience_and_in
     let discovery: Value =
         server.http.get(server.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
     assert_eq!(discovery["introspection_endpoint"], server.url("/introspect"));
-    assert!(discovery["introspection_endpoint_auth_methods_supported"].as_array().unwrap().contains(&json!("private_key_jwt")));
+    assert!(
+        discovery["introspection_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("private_key_jwt"))
+    );
     assert!(!discovery["introspection_endpoint_auth_methods_supported"].as_array().unwrap().contains(&json!("none")));
 
     let info = server.web_client(json!({})).await;
@@ -140,9 +145,14 @@ async fn introspection_refuses_bad_requests_and_unauthenticated_callers() {
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("invalid_request"));
     let public = server.web_client(json!({"token_endpoint_auth_method": "none"})).await;
-    let (status, _, body) =
-        post_form(&server, "/introspect", None, &[], &[("client_id", public["client_id"].as_str().unwrap()), ("token", "x")])
-            .await;
+    let (status, _, body) = post_form(
+        &server,
+        "/introspect",
+        None,
+        &[],
+        &[("client_id", public["client_id"].as_str().unwrap()), ("token", "x")],
+    )
+    .await;
     assert_eq!(status, 401, "public clients cannot introspect: {body}");
 }
 

@@ -99,3 +99,20 @@ impl Provider {
         Ok(self.encrypt_for_client(client, Target::IdToken, signed.as_bytes(), true).await?.unwrap_or(signed))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encryption_is_what_the_client_registered_with_the_default_enc() {
+        let mut m = ClientMetadata::default();
+        assert_eq!(registered(&m, Target::IdToken), None);
+        m.id_token_encrypted_response_alg = Some(KeyAlg::RsaOaep);
+        assert_eq!(registered(&m, Target::IdToken), Some((KeyAlg::RsaOaep, Enc::A128CbcHs256)));
+        assert_eq!(registered(&m, Target::Userinfo), None, "each target has its own members");
+        m.userinfo_encrypted_response_alg = Some(KeyAlg::Dir);
+        m.userinfo_encrypted_response_enc = Some(Enc::A256Gcm);
+        assert_eq!(registered(&m, Target::Userinfo), Some((KeyAlg::Dir, Enc::A256Gcm)));
+    }
+}

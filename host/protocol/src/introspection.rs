@@ -83,7 +83,12 @@ impl Kind {
 
 impl Provider {
     /// Handles an introspection request: `form` is the body, `auth` the client credentials.
-    pub async fn introspect(&self, form: &Params, auth: ClientAuth, format: Format) -> Result<Introspection, TokenError> {
+    pub async fn introspect(
+        &self,
+        form: &Params,
+        auth: ClientAuth,
+        format: Format,
+    ) -> Result<Introspection, TokenError> {
         let used_basic = auth.used_basic();
         let endpoint = self.settings().endpoints.introspection.clone();
         let caller = self.authenticate_client_at(form, auth, &endpoint).await.map_err(|error| TokenError {
@@ -121,7 +126,9 @@ impl Provider {
 
     /// Whether `caller` may learn about a token issued to `client_id` for `names_caller`.
     fn may_introspect(&self, caller: &Client, client_id: &str, names_caller: bool) -> bool {
-        caller.client_id == client_id || names_caller || self.settings().introspection_clients.contains(&caller.client_id)
+        caller.client_id == client_id
+            || names_caller
+            || self.settings().introspection_clients.contains(&caller.client_id)
     }
 
     async fn introspect_access(&self, token: &str, caller: &Client) -> Result<Option<Active>, OAuthError> {
@@ -201,5 +208,18 @@ impl Provider {
         claims.insert("iat".into(), Value::from(self.now().0));
         claims.insert("token_introspection".into(), answer);
         Ok(jose::sign(self.signer(), alg, Some(JWT_TYP), &claims, self.now()).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hint_orders_the_search_but_both_kinds_are_searched() {
+        assert_eq!(Kind::order(Some("refresh_token")), [Kind::Refresh, Kind::Access]);
+        for hint in [Some("access_token"), Some("something_else"), None] {
+            assert_eq!(Kind::order(hint), [Kind::Access, Kind::Refresh]);
+        }
     }
 }

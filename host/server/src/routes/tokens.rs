@@ -8,12 +8,7 @@ use axum::response::{IntoResponse, Response};
 use gatehouse_protocol::introspection::{Format, Introspection, JWT_TYP};
 
 use crate::app::AppState;
-use crate::http::{Form, TokenErrorResponse, client_auth};
-
-const NO_STORE: [(header::HeaderName, HeaderValue); 2] = [
-    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-    (header::PRAGMA, HeaderValue::from_static("no-cache")),
-];
+use crate::http::{Form, NO_STORE, TokenErrorResponse, client_auth};
 
 /// RFC 9701 §4: the JWT response is asked for with `Accept: application/token-introspection+jwt`.
 fn wants_jwt(headers: &HeaderMap) -> bool {
