@@ -2,7 +2,11 @@
 # Gatehouse benchmarks, side by side in one run on this machine:
 #   1. complete code-flow logins per second (start session → subject → consent → token → UserInfo);
 #   2. token-endpoint requests per second (client_credentials, ES256 JWT access tokens), ours and
-#      node-oidc-provider's under the same wrk load, alternating (../shared/bench/peer-token-bench.sh).
+#      node-oidc-provider's under the same wrk load, alternating (../shared/bench/peer-token-bench.sh);
+#   3. code-flow logins with an encrypted ID token (RSA-OAEP-256, A128CBC-HS256) against plain
+#      ones, alternating, and refresh-token grants/s and introspection requests/s
+#      (gatehouse-bench --mode). ../shared/bench/ has no peer setup for encryption, refresh
+#      tokens or introspection, so these run on our side only.
 # usage: bench/run.sh [ROUNDS] [SECONDS]
 # Needs wrk and Node.js/npm (the peer); installs wrk with apt-get when missing.
 set -euo pipefail
@@ -19,6 +23,7 @@ issuer="http://127.0.0.1:$port"
 api_token=bench-api-token-$(date +%s)
 secret=bench-secret-0123456789abcdef0123456789
 hash() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+rsa_n=oahUIoWw0K0usKNuOR6H4wkf4oBUXHTxRvgb48E-BVvxkeDNjbC4he8rUWcJoZmds2h7M70imEVhRU5djINXtqllXI4DFqcI1DgjT9LewND8MW2Krf3Spsk_ZkoFnilakGygTwpZ3uesH-PFABNIUYpOiN15dsQRkgr0vEhxN92i2asbOenSZeyaxziK72UwxrrKoExv6kc5twXTq4h-QChLOln0_mtUZwfsRaMStPs6mS6XrgxnxbWhojf663tuEQueGC-FCMfra36C9knDFGzKsNa7LZK2djYgyD3JR_MB_4NUJW_TqOQtwHYbxevoJArm-L5StowjzGy-_bq6Gw
 cat >"$work/gatehouse.toml" <<TOML
 issuer = "$issuer"
 data_dir = "$work/data"
@@ -35,6 +40,14 @@ scope = "api:read"
 client_id = "bench-web"
 client_secret = "$secret"
 redirect_uris = ["https://rp.example/cb"]
+grant_types = ["authorization_code", "refresh_token"]
+[[clients]]
+client_id = "bench-enc"
+client_secret = "$secret"
+redirect_uris = ["https://rp.example/cb"]
+id_token_encrypted_response_alg = "RSA-OAEP-256"
+# The public half of RFC 7516 Appendix A.1's RSA key; the bench does not decrypt.
+jwks = { keys = [{ kty = "RSA", use = "enc", kid = "bench-enc", e = "AQAB", n = "$rsa_n" }] }
 TOML
 RUST_LOG=warn target/release/gatehouse serve --config "$work/gatehouse.toml" >"$work/server.log" 2>&1 &
 server=$!
@@ -47,3 +60,25 @@ target/release/gatehouse-bench --issuer "$issuer" --client-id bench-web --client
 
 echo "== token endpoint, client_credentials with ES256 JWT access tokens: peer vs ours =="
 "$shared/bench/peer-token-bench.sh" "$issuer/token" bench "$secret" api:read "$rounds" "$secs"
+
+bench() {
+  target/release/gatehouse-bench --issuer "$issuer" --client-secret "$secret" --redirect-uri https://rp.example/cb \
+    --api-token "$api_token" --concurrency 16 --seconds "$secs" "$@"
+}
+rate() { sed -nE 's/^[a-z_]+_per_s=([0-9]+).*/\1/p' <<<"$1"; }
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+echo "== code-flow logins: plain vs encrypted ID token (RSA-OAEP-256, A128CBC-HS256), alternating =="
+plain=() enc=()
+for r in $(seq 1 "$rounds"); do
+  p=$(bench --client-id bench-web); echo "round $r plain: $p"; plain+=("$(rate "$p")")
+  e=$(bench --client-id bench-enc); echo "round $r encrypted: $e"; enc+=("$(rate "$e")")
+done
+awk -v p="$(median "${plain[@]}")" -v e="$(median "${enc[@]}")" \
+  'BEGIN { printf "plain_median_logins_per_s=%d encrypted_median_logins_per_s=%d ratio=%.2f\n", p, e, (p > 0 ? e / p : 0) }'
+
+echo "== refresh-token grants and introspection requests (16 concurrent, one login each first) =="
+for r in $(seq 1 "$rounds"); do
+  echo "round $r refresh: $(bench --client-id bench-web --mode refresh)"
+  echo "round $r introspect: $(bench --client-id bench-web --mode introspect)"
+done

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use crate::claims::{STANDARD_SCOPES, scope_claims};
 use crate::jose::JwsAlg;
+use crate::jwe::{Enc, KeyAlg};
 use crate::model::ResponseType;
 use crate::provider::Provider;
 
@@ -25,6 +26,9 @@ impl Provider {
                 }
             }
         }
+        let client_auth = ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"];
+        let key_algs: Vec<&str> = KeyAlg::ALL.iter().map(|a| a.name()).collect();
+        let encs: Vec<&str> = Enc::ALL.iter().map(|e| e.name()).collect();
         let mut metadata = json!({
             "issuer": s.issuer,
             "authorization_endpoint": s.endpoints.authorization,
@@ -37,8 +41,7 @@ impl Provider {
             "grant_types_supported": ["authorization_code", "implicit", "client_credentials", "refresh_token"],
             "subject_types_supported": ["public", "pairwise"],
             "id_token_signing_alg_values_supported": algs,
-            "token_endpoint_auth_methods_supported":
-                ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
+            "token_endpoint_auth_methods_supported": client_auth,
             "token_endpoint_auth_signing_alg_values_supported": JwsAlg::ALL.map(JwsAlg::as_str),
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": claims,
@@ -47,6 +50,18 @@ impl Provider {
             "request_uri_parameter_supported": false,
             "authorization_response_iss_parameter_supported": true,
             "prompt_values_supported": ["none", "login", "consent", "select_account"],
+            "userinfo_signing_alg_values_supported": algs,
+            "id_token_encryption_alg_values_supported": key_algs,
+            "id_token_encryption_enc_values_supported": encs,
+            "userinfo_encryption_alg_values_supported": key_algs,
+            "userinfo_encryption_enc_values_supported": encs,
+            "introspection_endpoint": s.endpoints.introspection,
+            "introspection_endpoint_auth_methods_supported": &client_auth[..4],
+            "introspection_endpoint_auth_signing_alg_values_supported": JwsAlg::ALL.map(JwsAlg::as_str),
+            "introspection_signing_alg_values_supported": algs,
+            "revocation_endpoint": s.endpoints.revocation,
+            "revocation_endpoint_auth_methods_supported": client_auth,
+            "revocation_endpoint_auth_signing_alg_values_supported": JwsAlg::ALL.map(JwsAlg::as_str),
         });
         if let Some(registration) = &s.endpoints.registration {
             metadata["registration_endpoint"] = json!(registration);

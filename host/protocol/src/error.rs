@@ -10,7 +10,7 @@ use std::fmt;
 use serde::Serialize;
 
 /// The error codes of RFC 6749 §4.1.2.1 and §5.2, OpenID Connect Core §3.1.2.6, RFC 6750 §3.1
-/// and RFC 7591 §3.2.2.
+/// RFC 7591 §3.2.2 and RFC 7009 §2.2.1.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -38,6 +38,8 @@ pub enum ErrorCode {
     InvalidRedirectUri,
     InvalidClientMetadata,
     InvalidSoftwareStatement,
+    /// RFC 7009 §2.2.1: the token is of a type that cannot be revoked.
+    UnsupportedTokenType,
 }
 
 impl ErrorCode {
@@ -68,6 +70,7 @@ impl ErrorCode {
             Self::InvalidRedirectUri => "invalid_redirect_uri",
             Self::InvalidClientMetadata => "invalid_client_metadata",
             Self::InvalidSoftwareStatement => "invalid_software_statement",
+            Self::UnsupportedTokenType => "unsupported_token_type",
         }
     }
 
@@ -98,6 +101,7 @@ impl ErrorCode {
             ErrorCode::InvalidRedirectUri,
             ErrorCode::InvalidClientMetadata,
             ErrorCode::InvalidSoftwareStatement,
+            ErrorCode::UnsupportedTokenType,
         ];
         ALL.into_iter().find(|c| c.as_str() == code)
     }

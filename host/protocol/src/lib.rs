@@ -4,18 +4,22 @@
 //! ports: [`store::Store`], [`signer::Signer`], [`world::Clock`], [`world::Random`] and the
 //! policy traits of [`plugins`]. The server makes one call on [`Provider`] per request.
 
+mod access_token;
 pub mod authorize;
 pub mod claims;
 pub mod client_keys;
 pub mod clients;
+pub mod encryption;
 pub mod error;
 pub mod fetch;
+pub mod introspection;
 pub mod jose;
 pub mod jwe;
 pub mod logged;
 pub mod model;
 pub mod pairwise;
 pub mod plugins;
+pub mod revocation;
 pub mod secret;
 pub mod session;
 pub mod signer;

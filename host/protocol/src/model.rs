@@ -590,6 +590,13 @@ pub struct AssertionRecord {
     pub client_id: String,
 }
 
+/// A revoked access token (RFC 7009 §2.2), stored under its `jti` until the token expires,
+/// so UserInfo and introspection on every host sharing the store refuse it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RevokedToken {
+    pub client_id: String,
+}
+
 pub const CLIENTS: Collection<Client> = Collection::new("clients");
 pub const SUBJECT_SESSIONS: Collection<SubjectSession> = Collection::new("subject_sessions");
 pub const CONSENTS: Collection<ConsentRecord> = Collection::new("consents");
@@ -610,3 +617,4 @@ pub struct ProviderSecret {
 }
 
 pub const PROVIDER_SECRETS: Collection<ProviderSecret> = Collection::new("provider_secrets");
+pub const REVOKED_ACCESS_TOKENS: Collection<RevokedToken> = Collection::new("revoked_access_tokens");

@@ -85,6 +85,8 @@ pub struct Endpoints {
     /// The RFC 7591 registration endpoint; `None` when dynamic registration is off. Each
     /// client's configuration endpoint (RFC 7592) is under it, `<registration>/<client_id>`.
     pub registration: Option<String>,
+    pub introspection: String,
+    pub revocation: String,
 }
 
 impl Endpoints {
@@ -96,6 +98,8 @@ impl Endpoints {
             userinfo: format!("{issuer}/userinfo"),
             jwks: format!("{issuer}/jwks.json"),
             registration: Some(format!("{issuer}/register")),
+            introspection: format!("{issuer}/introspect"),
+            revocation: format!("{issuer}/revoke"),
         }
     }
 }
@@ -113,6 +117,9 @@ pub struct Settings {
     /// Scopes advertised in discovery beside the OpenID Connect standard ones.
     pub extra_scopes: Vec<String>,
     pub limits: Limits,
+    /// Clients that may introspect every token, not only their own and those naming them in
+    /// `aud` (configuration only: no client can register itself into this list).
+    pub introspection_clients: Vec<String>,
 }
 
 impl Settings {
@@ -126,6 +133,7 @@ impl Settings {
             access_token_alg: Alg::ES256,
             extra_scopes: Vec::new(),
             limits: Limits::default(),
+            introspection_clients: Vec::new(),
         }
     }
 }

@@ -121,6 +121,7 @@ pub const COLLECTIONS: &[&str] = &[
     "refresh_tokens",
     "signing_keys",
     "client_assertions",
+    "revoked_access_tokens",
 ];
 
 /// A typed view of one collection.

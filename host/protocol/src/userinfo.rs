@@ -1,12 +1,12 @@
 //! The UserInfo endpoint (OpenID Connect Core §5.3) and bearer-token validation (RFC 6750).
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::claims;
+use crate::encryption::Target;
 use crate::error::{ErrorCode, OAuthError};
 use crate::jose;
-use crate::model::{CLIENTS, GRANTS, Grant, JsonObject};
+use crate::model::{Client, Grant, JsonObject};
 use crate::plugins::ClaimsPurpose;
 use crate::provider::Provider;
 
@@ -24,57 +24,31 @@ impl From<OAuthError> for BearerError {
     }
 }
 
-#[derive(Deserialize)]
-struct AccessClaims {
-    iss: String,
-    exp: i64,
-    #[serde(default)]
-    scope: Option<String>,
-    #[serde(default)]
-    gid: Option<String>,
+/// A UserInfo response (OpenID Connect Core §5.3.2): the claims as JSON, or — when the
+/// client registered `userinfo_signed_response_alg` or `userinfo_encrypted_response_alg` — a
+/// JWT (`application/jwt`): signed, encrypted, or signed then encrypted.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Userinfo {
+    Json(JsonObject),
+    Jwt(String),
 }
 
 impl Provider {
-    /// Verifies a JWT access token this provider issued to a user and returns its live grant
-    /// and scope.
-    pub(crate) async fn bearer_grant(&self, token: &str) -> Result<(Grant, Vec<String>), OAuthError> {
-        let now = self.now();
-        let verified =
-            jose::verify::<AccessClaims>(token, |kid, _| kid.and_then(|k| self.signer().verification_key(k, now)))
-                .map_err(|e| OAuthError::invalid_token(format!("the access token is not valid: {e}")))?;
-        if !verified.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("at+jwt")) {
-            return Err(OAuthError::invalid_token("the token is not an access token"));
-        }
-        let claims = verified.claims;
-        if claims.iss != self.settings().issuer {
-            return Err(OAuthError::invalid_token("the access token was issued by another provider"));
-        }
-        if claims.exp <= now.0 {
-            return Err(OAuthError::invalid_token("the access token has expired"));
-        }
-        let Some(gid) = claims.gid else {
-            return Err(OAuthError::invalid_token("the access token was not issued for a user"));
-        };
-        let grant = GRANTS.get(self.store(), &gid, now).await?;
-        // The grant must still serve the client it was given to: not revoked, and that client
-        // not deleted since.
-        let client = match &grant {
-            Some(g) => CLIENTS.get(self.store(), &g.client_id, now).await?,
-            None => None,
-        };
-        match (grant, client) {
-            (Some(grant), Some(client)) if grant.serves(&client) => {
-                let scope = claims.scope.unwrap_or_default().split_ascii_whitespace().map(str::to_owned).collect();
-                Ok((grant, scope))
-            }
-            _ => Err(OAuthError::invalid_token("the access token has been revoked")),
+    /// Verifies a live JWT access token this provider issued to a user and returns its grant,
+    /// the client it serves and its scope.
+    pub(crate) async fn bearer_grant(&self, token: &str) -> Result<(Grant, Client, Vec<String>), OAuthError> {
+        let live = self.live_access_token(token).await?;
+        let scope = live.claims.scopes();
+        match live.grant {
+            Some(grant) => Ok((grant, live.client, scope)),
+            None => Err(OAuthError::invalid_token("the access token was not issued for a user")),
         }
     }
 
     /// The claims about the user that the access token's grant releases.
-    pub async fn userinfo(&self, token: Option<&str>) -> Result<JsonObject, BearerError> {
+    pub async fn userinfo(&self, token: Option<&str>) -> Result<Userinfo, BearerError> {
         let token = token.ok_or(BearerError::Missing)?;
-        let (grant, scope) = self.bearer_grant(token).await?;
+        let (grant, client, scope) = self.bearer_grant(token).await?;
         if !scope.iter().any(|s| s == "openid") {
             return Err(OAuthError::new(ErrorCode::InsufficientScope, "the access token lacks the openid scope").into());
         }
@@ -89,7 +63,27 @@ impl Provider {
             .collect();
         let mut out =
             claims::release(self, &grant, ClaimsPurpose::Userinfo, &names).await.map_err(|f| f.into_oauth())?;
-        out.insert("sub".into(), Value::String(self.subject_of_grant(&grant).await.map_err(OAuthError::from)?));
-        Ok(out)
+        out.insert("sub".into(), Value::String(self.subject_for(&client, &grant.sub).await?));
+        Ok(self.userinfo_for_client(&client, out).await?)
+    }
+
+    /// The claims as the client registered to receive them. Core §5.3.2: "If signed, the
+    /// UserInfo Response SHOULD contain the Claims iss (issuer) and aud (audience) as
+    /// members"; signed and encrypted is a nested JWT.
+    async fn userinfo_for_client(&self, client: &Client, mut claims: JsonObject) -> Result<Userinfo, OAuthError> {
+        let m = &client.metadata;
+        if m.userinfo_signed_response_alg.is_none() && m.userinfo_encrypted_response_alg.is_none() {
+            return Ok(Userinfo::Json(claims));
+        }
+        claims.insert("iss".into(), Value::String(self.settings().issuer.clone()));
+        claims.insert("aud".into(), Value::String(client.client_id.clone()));
+        let (payload, nested) = match m.userinfo_signed_response_alg {
+            Some(alg) => (jose::sign(self.signer(), alg, None, &claims, self.now()).await?.into_bytes(), true),
+            None => (serde_json::to_vec(&claims).map_err(OAuthError::server_error)?, false),
+        };
+        match self.encrypt_for_client(client, Target::Userinfo, &payload, nested).await? {
+            Some(jwe) => Ok(Userinfo::Jwt(jwe)),
+            None => Ok(Userinfo::Jwt(String::from_utf8(payload).map_err(OAuthError::server_error)?)),
+        }
     }
 }

@@ -266,6 +266,8 @@ impl Gatehouse {
             .route("/authorize", get(routes::oauth::authorize_get).post(routes::oauth::authorize_post))
             .route("/token", post(routes::oauth::token))
             .route("/userinfo", get(routes::oauth::userinfo_get).post(routes::oauth::userinfo_post))
+            .route("/introspect", post(routes::tokens::introspect))
+            .route("/revoke", post(routes::tokens::revoke))
             .route("/openapi.yaml", get(openapi))
             .nest("/authz-sessions/v1", authz)
             .nest("/clients/v1", clients)
@@ -371,6 +373,7 @@ fn settings(config: &Config) -> Settings {
     settings.id_token_alg = config.signing.id_token_alg;
     settings.access_token_alg = config.signing.access_token_alg;
     settings.extra_scopes = config.scopes.clone();
+    settings.introspection_clients = config.introspection.all_tokens_clients.clone();
     let m = &config.limits;
     settings.limits = gatehouse_protocol::Limits {
         authorization_request_bytes: m.authorization_request_bytes,

@@ -32,6 +32,7 @@ const SECTIONS: &[&str] = &[
     "plugins",
     "outbound",
     "registration",
+    "introspection",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -72,6 +73,18 @@ pub struct Config {
     pub outbound: OutboundConfig,
     #[serde(default)]
     pub registration: RegistrationConfig,
+    #[serde(default)]
+    pub introspection: IntrospectionConfig,
+}
+
+/// Token introspection (RFC 7662). Every confidential client may introspect the tokens issued
+/// to it and those whose `aud` names it; the clients listed here may introspect every token.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionConfig {
+    /// Client ids of resource servers that see every token (for example an API gateway).
+    #[serde(default)]
+    pub all_tokens_clients: Vec<String>,
 }
 
 /// Dynamic client registration (RFC 7591) at `<issuer>/register`, with each client's

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::serve::BodyTimedOut;
 
-const NO_STORE: [(header::HeaderName, HeaderValue); 2] = [
+pub const NO_STORE: [(header::HeaderName, HeaderValue); 2] = [
     (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
     (header::PRAGMA, HeaderValue::from_static("no-cache")),
 ];

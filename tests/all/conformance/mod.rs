@@ -8,3 +8,4 @@
 
 mod config;
 mod dynamic_registration;
+mod dynamic_tokens;

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod client_jwt;
+pub mod jose_node;
 pub mod log;
 pub mod plugins;
 pub mod rp;

@@ -9,7 +9,7 @@ use url::Url;
 use super::redirect_uris::{self, is_loopback_host};
 use crate::error::{ApiError, ErrorCode, OAuthError};
 use crate::jose::{JwsAlg, signing_keys};
-use crate::jwe::KeyAlg;
+use crate::encryption::Target;
 use crate::model::{AuthMethod, ClientMetadata, ResponseType};
 use crate::provider::Provider;
 
@@ -131,23 +131,6 @@ fn check_keys(m: &ClientMetadata) -> Result<(), ApiError> {
     }
 }
 
-/// An encryption pair (`*_encrypted_response_alg` / `_enc`): `enc` only with `alg` (Dynamic
-/// Registration §2), asymmetric algorithms only for a client with keys, symmetric ones (keyed
-/// with the client secret, Core §10.2) only for a client with a secret.
-fn check_encryption(m: &ClientMetadata, prefix: &str, alg: Option<KeyAlg>, has_enc: bool) -> Result<(), ApiError> {
-    match alg {
-        None if has_enc => Err(bad_metadata(format!("{prefix}_enc needs {prefix}_alg"))),
-        Some(a) if a.is_symmetric() && !m.token_endpoint_auth_method.uses_secret() => Err(bad_metadata(format!(
-            "{prefix}_alg {} is keyed with the client secret; this client has none",
-            a.name()
-        ))),
-        Some(a) if !a.is_symmetric() && m.jwks.is_none() && m.jwks_uri.is_none() => {
-            Err(bad_metadata(format!("{prefix}_alg {} needs the client's public keys: jwks or jwks_uri", a.name())))
-        }
-        _ => Ok(()),
-    }
-}
-
 impl Provider {
     /// Checks client metadata against what this provider supports, and drops the members
     /// that only responses carry. The `sector_identifier_uri` is fetched here.
@@ -203,18 +186,9 @@ impl Provider {
             return Err(bad_metadata(format!("request_object_signing_alg {alg:?} is not supported")));
         }
         check_keys(m)?;
-        check_encryption(
-            m,
-            "id_token_encrypted_response",
-            m.id_token_encrypted_response_alg,
-            m.id_token_encrypted_response_enc.is_some(),
-        )?;
-        check_encryption(
-            m,
-            "userinfo_encrypted_response",
-            m.userinfo_encrypted_response_alg,
-            m.userinfo_encrypted_response_enc.is_some(),
-        )?;
+        for target in [Target::IdToken, Target::Userinfo] {
+            super::encryption::check(m, target).map_err(bad_metadata)?;
+        }
         if m.request_object_encryption_enc.is_some() && m.request_object_encryption_alg.is_none() {
             return Err(bad_metadata("request_object_encryption_enc needs request_object_encryption_alg"));
         }

@@ -13,6 +13,7 @@ use serde::Serialize;
 pub use basic::{BasicError, CredentialPart, basic_credentials};
 pub use client_assertion::{JWT_BEARER, LEEWAY_SECONDS, MAX_JTI_LEN, MAX_LIFETIME_SECONDS};
 pub use client_auth::ClientAuth;
+pub(crate) use issue::scope_string;
 
 use crate::authorize::Params;
 use crate::error::{ErrorCode, OAuthError};

@@ -7,3 +7,4 @@ pub mod monitor;
 pub mod oauth;
 pub mod plugins;
 pub mod registration;
+pub mod tokens;

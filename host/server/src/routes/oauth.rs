@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use gatehouse_protocol::userinfo::{BearerError, Userinfo};
 
 use crate::app::AppState;
 use crate::http::{BearerErrorResponse, Form, LenientForm, TokenErrorResponse, bearer, client_auth};
@@ -72,11 +73,11 @@ pub async fn userinfo_post(State(s): State<AppState>, headers: HeaderMap, Lenien
     render_userinfo(s.provider.userinfo(token).await)
 }
 
-fn render_userinfo(
-    result: Result<gatehouse_protocol::model::JsonObject, gatehouse_protocol::userinfo::BearerError>,
-) -> Response {
+fn render_userinfo(result: Result<Userinfo, BearerError>) -> Response {
     match result {
-        Ok(claims) => (NO_STORE, Json(claims)).into_response(),
+        Ok(Userinfo::Json(claims)) => (NO_STORE, Json(claims)).into_response(),
+        // OpenID Connect Core §5.3.2: a signed or encrypted response is `application/jwt`.
+        Ok(Userinfo::Jwt(jwt)) => (NO_STORE, [(header::CONTENT_TYPE, "application/jwt")], jwt).into_response(),
         Err(e) => BearerErrorResponse(e).into_response(),
     }
 }
