@@ -24,6 +24,9 @@ impl Provider {
                 }
             }
         }
+        // Unsigned request objects, and every algorithm clients may sign with (`jose/client.rs`).
+        let mut request_object_algs = vec!["none"];
+        request_object_algs.extend(JwsAlg::ALL.map(JwsAlg::as_str));
         json!({
             "issuer": s.issuer,
             "authorization_endpoint": s.endpoints.authorization,
@@ -42,8 +45,10 @@ impl Provider {
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": claims,
             "claims_parameter_supported": true,
-            "request_parameter_supported": false,
-            "request_uri_parameter_supported": false,
+            "request_parameter_supported": true,
+            "request_uri_parameter_supported": true,
+            "require_request_uri_registration": true,
+            "request_object_signing_alg_values_supported": request_object_algs,
             "authorization_response_iss_parameter_supported": true,
             "prompt_values_supported": ["none", "login", "consent", "select_account"],
         })

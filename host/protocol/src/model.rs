@@ -313,6 +313,10 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acr_values: Vec<String>,
+    /// Whether the `claims` parameter asked for `acr` as essential with these `acr_values`
+    /// (OpenID Connect Core §5.5.1.1): a login that reaches none of them fails.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub acr_essential: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ui_locales: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -434,6 +438,10 @@ pub struct Grant {
     /// Claims the `claims` request parameter asked to have in the ID token.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub id_token_claims: Vec<String>,
+    /// Claims the `claims` parameter asked to have at UserInfo; `None` in grants made before
+    /// this was recorded, which release every granted claim outside the scopes there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_claims: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub claims_locales: Vec<String>,
     #[serde(default)]
