@@ -49,6 +49,8 @@ impl Provider {
             "request_uri_parameter_supported": true,
             "require_request_uri_registration": true,
             "request_object_signing_alg_values_supported": request_object_algs,
+            "pushed_authorization_request_endpoint": s.endpoints.pushed_authorization_request,
+            "require_pushed_authorization_requests": s.require_pushed_authorization_requests,
             "authorization_response_iss_parameter_supported": true,
             "prompt_values_supported": ["none", "login", "consent", "select_account"],
         })

@@ -14,6 +14,7 @@ pub mod jose;
 pub mod jwe;
 pub mod logged;
 pub mod model;
+pub mod par;
 pub mod plugins;
 pub mod secret;
 pub mod session;

@@ -526,6 +526,15 @@ pub struct AssertionRecord {
     pub client_id: String,
 }
 
+/// A pushed authorization request (RFC 9126), stored under the hash of its `request_uri`
+/// until it is used or expires.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PushedRequest {
+    pub client_id: String,
+    /// The request's parameters as pushed, client authentication left out.
+    pub params: Vec<(String, String)>,
+}
+
 pub const CLIENTS: Collection<Client> = Collection::new("clients");
 pub const SUBJECT_SESSIONS: Collection<SubjectSession> = Collection::new("subject_sessions");
 pub const CONSENTS: Collection<ConsentRecord> = Collection::new("consents");
@@ -534,3 +543,4 @@ pub const CODES: Collection<CodeRecord> = Collection::new("codes");
 pub const REFRESH_TOKENS: Collection<RefreshRecord> = Collection::new("refresh_tokens");
 pub const SIGNING_KEYS: Collection<StoredKey> = Collection::new("signing_keys");
 pub const CLIENT_ASSERTIONS: Collection<AssertionRecord> = Collection::new("client_assertions");
+pub const PUSHED_REQUESTS: Collection<PushedRequest> = Collection::new("pushed_requests");

@@ -20,6 +20,8 @@ pub struct Lifetimes {
     pub access_token: u64,
     pub id_token: u64,
     pub refresh_token: u64,
+    /// A pushed authorization request's `request_uri` (RFC 9126 §2.2).
+    pub pushed_request: u64,
 }
 
 impl Default for Lifetimes {
@@ -31,6 +33,7 @@ impl Default for Lifetimes {
             access_token: 3600,
             id_token: 3600,
             refresh_token: 30 * 24 * 3600,
+            pushed_request: 60,
         }
     }
 }
@@ -82,6 +85,7 @@ pub struct Endpoints {
     pub token: String,
     pub userinfo: String,
     pub jwks: String,
+    pub pushed_authorization_request: String,
 }
 
 impl Endpoints {
@@ -92,6 +96,7 @@ impl Endpoints {
             token: format!("{issuer}/token"),
             userinfo: format!("{issuer}/userinfo"),
             jwks: format!("{issuer}/jwks.json"),
+            pushed_authorization_request: format!("{issuer}/par"),
         }
     }
 }
@@ -109,6 +114,9 @@ pub struct Settings {
     /// Scopes advertised in discovery beside the OpenID Connect standard ones.
     pub extra_scopes: Vec<String>,
     pub limits: Limits,
+    /// Whether every client must push its authentication requests (RFC 9126 §5
+    /// `require_pushed_authorization_requests`); a client can also require it for itself.
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl Settings {
@@ -122,6 +130,7 @@ impl Settings {
             access_token_alg: Alg::ES256,
             extra_scopes: Vec::new(),
             limits: Limits::default(),
+            require_pushed_authorization_requests: false,
         }
     }
 }

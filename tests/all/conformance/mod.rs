@@ -7,3 +7,4 @@
 //! (`openid-certification/conformance-suite`, `src/main/java/net/openid/conformance/openid/`).
 
 mod config;
+mod request_objects;

@@ -6,6 +6,7 @@ pub mod browser;
 pub mod client_jwt;
 pub mod log;
 pub mod plugins;
+pub mod request_objects;
 pub mod rp;
 pub mod stack;
 pub mod tls;

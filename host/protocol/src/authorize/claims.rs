@@ -20,9 +20,8 @@ pub(super) fn check(_: &Provider, draft: &mut Draft<'_>) -> Result<(), OAuthErro
     })?;
     for (target, members) in [("userinfo", &claims.userinfo), ("id_token", &claims.id_token)] {
         for (name, request) in members.iter().flatten() {
-            well_formed(request).map_err(|why| {
-                OAuthError::invalid_request(format!("the claims parameter's {target}.{name} {why}"))
-            })?;
+            well_formed(request)
+                .map_err(|why| OAuthError::invalid_request(format!("the claims parameter's {target}.{name} {why}")))?;
         }
     }
     let acr = [&claims.id_token, &claims.userinfo].into_iter().flatten().find_map(|m| m.get("acr"));

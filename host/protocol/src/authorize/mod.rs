@@ -120,14 +120,33 @@ const AFTER_REDIRECT: &[Check] = &[
     id_token_hint::check,
 ];
 
-/// Validates an authentication request (OpenID Connect Core §3.1.2.2).
+/// Where an authentication request came from.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The authorization endpoint (through the front-end).
+    Front,
+    /// The pushed authorization request endpoint (RFC 9126), validating what is pushed.
+    Pushed,
+}
+
+/// Validates an authentication request (OpenID Connect Core §3.1.2.2) that came to the
+/// authorization endpoint.
 pub async fn validate(provider: &Provider, params: &Params) -> Result<(AuthorizationRequest, Client), Rejection> {
+    validate_as(provider, params, Origin::Front).await
+}
+
+/// Validates an authentication request that came from `origin`.
+pub async fn validate_as(
+    provider: &Provider,
+    params: &Params,
+    origin: Origin,
+) -> Result<(AuthorizationRequest, Client), Rejection> {
     let resolved: Params;
     let mut draft =
         Draft { params, client: None, redirect_uri: None, response_mode: ResponseMode::Query, request: None };
     // Until the redirect URI is verified, errors are shown to the user, never redirected.
     client::check(provider, &mut draft).await.map_err(Rejection::Show)?;
-    match request_object::resolve(provider, &draft).await {
+    match request_object::resolve(provider, &draft, origin).await {
         Ok(None) => {}
         Ok(Some(merged)) => {
             resolved = merged;

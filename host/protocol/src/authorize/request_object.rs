@@ -18,12 +18,12 @@ mod verify;
 
 use serde_json::Value;
 
-use super::{Draft, Params, limits};
+use super::{Draft, Origin, Params, limits};
 use crate::error::{ErrorCode, OAuthError};
 use crate::logged::logged;
 use crate::model::{Client, JsonObject};
+use crate::par::REQUEST_URI_PREFIX;
 use crate::provider::Provider;
-
 
 /// Claims of the JWT itself, not authorization request parameters: never merged.
 const JWT_CLAIMS: &[&str] = &["iss", "aud", "exp", "nbf", "iat", "jti", "sub"];
@@ -45,43 +45,39 @@ pub(super) struct Decoded<'a> {
 }
 
 /// The request's parameters with its request object's merged in, or `None` without one.
-pub(super) async fn resolve(provider: &Provider, draft: &Draft<'_>) -> Result<Option<Params>, Refused> {
-    let params = draft.params;
+pub(super) async fn resolve(provider: &Provider, draft: &Draft<'_>, origin: Origin) -> Result<Option<Params>, Refused> {
     let client = draft.client();
-    let refuse = |error: OAuthError| {
+    let refuse = |params: &Params, error: OAuthError| {
         tracing::info!(client_id = %client.client_id, error = %error, "authentication request refused");
         Refused { error, delivery: without_objects(params) }
     };
     for name in ["request", "request_uri"] {
-        if params.is_repeated(name) {
-            return Err(refuse(OAuthError::invalid_request(format!("the {name} parameter is repeated"))));
+        if draft.params.is_repeated(name) {
+            let error = OAuthError::invalid_request(format!("the {name} parameter is repeated"));
+            return Err(refuse(draft.params, error));
         }
     }
-    let fetched;
-    let jwt = match (params.get("request"), params.get("request_uri")) {
-        (None, None) if client.metadata.require_signed_request_object => {
-            // RFC 9101 §10.5 require_signed_request_object: "authorization requests from this
-            // client MUST use a Request Object".
-            return Err(refuse(OAuthError::invalid_request("this client must send a signed request object")));
-        }
-        (None, None) => return Ok(None),
-        (Some(_), Some(_)) => {
-            // RFC 9101 §5: "request and request_uri parameters MUST NOT be included in the same
-            // request".
-            return Err(refuse(OAuthError::invalid_request("request and request_uri cannot both be sent")));
-        }
-        (Some(jwt), None) => {
-            if !limits::within("request", jwt) {
-                return Err(refuse(OAuthError::new(ErrorCode::InvalidRequestObject, "the request object is too long")));
-            }
-            jwt
-        }
-        (None, Some(uri)) => {
-            fetched = reference::fetch(provider, client, uri).await.map_err(refuse)?;
-            fetched.as_str()
-        }
+    let pushed_uri = draft.params.get("request_uri").filter(|u| u.starts_with(REQUEST_URI_PREFIX));
+    let pushed = match pushed_uri {
+        Some(uri) => Some(provider.take_pushed_request(uri, client).await.map_err(|e| refuse(draft.params, e))?),
+        None => None,
     };
-    let decoded = decode(jwt).map_err(refuse)?;
+    // RFC 9126 §5: "the authorization server MUST reject authorization requests that do not
+    // use PAR" from a client (or a server) that requires it.
+    let par_required = client.metadata.require_pushed_authorization_requests
+        || provider.settings().require_pushed_authorization_requests;
+    if origin == Origin::Front && pushed.is_none() && par_required {
+        let error = OAuthError::invalid_request("this client must push its authorization requests (RFC 9126)");
+        return Err(refuse(draft.params, error));
+    }
+    let params = pushed.as_ref().unwrap_or(draft.params);
+    let refuse = |error: OAuthError| refuse(params, error);
+    let object = object_of(provider, client, params).await.map_err(refuse)?;
+    let Some(jwt) = object else {
+        // A pushed request without an object is the pushed parameters as they are.
+        return Ok(pushed);
+    };
+    let decoded = decode(&jwt).map_err(refuse)?;
     let merged = merge(&decoded.claims, params);
     let refuse_decoded = |error: OAuthError| {
         tracing::info!(client_id = %client.client_id, error = %error, "request object refused");
@@ -90,6 +86,29 @@ pub(super) async fn resolve(provider: &Provider, draft: &Draft<'_>) -> Result<Op
     verify::check(provider, client, &decoded).await.map_err(refuse_decoded)?;
     consistent(&decoded.claims, params, client).map_err(refuse_decoded)?;
     Ok(Some(merged))
+}
+
+/// The request object of `params`, by value or fetched from its `request_uri`.
+async fn object_of(provider: &Provider, client: &Client, params: &Params) -> Result<Option<String>, OAuthError> {
+    match (params.get("request"), params.get("request_uri")) {
+        (None, None) if client.metadata.require_signed_request_object => {
+            // RFC 9101 §10.5 require_signed_request_object: "authorization requests from this
+            // client MUST use a Request Object".
+            Err(OAuthError::invalid_request("this client must send a signed request object"))
+        }
+        (None, None) => Ok(None),
+        // RFC 9101 §5: "request and request_uri parameters MUST NOT be included in the same
+        // request".
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request("request and request_uri cannot both be sent")),
+        (Some(jwt), None) if !limits::within("request", jwt) => {
+            Err(OAuthError::new(ErrorCode::InvalidRequestObject, "the request object is too long"))
+        }
+        (Some(jwt), None) => Ok(Some(jwt.to_owned())),
+        (None, Some(uri)) if uri.starts_with(REQUEST_URI_PREFIX) => {
+            Err(OAuthError::new(ErrorCode::InvalidRequestUri, "a pushed request cannot name another pushed request"))
+        }
+        (None, Some(uri)) => Ok(Some(reference::fetch(provider, client, uri).await?)),
+    }
 }
 
 /// The parameters without `request` and `request_uri`, for delivering an error about them.
