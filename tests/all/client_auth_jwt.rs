@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use crate::support::client_jwt::{ClientKey, JWT_BEARER, assertion_claims, jwks, random_jti, unsecured};
 use crate::support::log::Log;
 use crate::support::rp::{Rp, consent_to_code, open_session};
-use crate::support::tls::TestCa;
+use crate::support::tls::{TestCa, server_trusting};
 use crate::support::{TestServer, alice, merge, redirect_params};
 
 fn now(server: &TestServer) -> i64 {
@@ -216,15 +216,6 @@ impl KeyServer {
     fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
-}
-
-/// A server that fetches from loopback https servers signed by `ca`.
-async fn server_trusting(ca: &TestCa) -> TestServer {
-    TestServer::start_with(&format!(
-        "[outbound]\nallow_private_addresses = true\nca_file = \"{}\"\n",
-        ca.file.display()
-    ))
-    .await
 }
 
 #[tokio::test]

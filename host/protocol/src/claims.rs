@@ -71,6 +71,11 @@ pub fn id_token_claim_names(request: &AuthorizationRequest) -> Vec<String> {
     request.claims.as_ref().and_then(|c| c.id_token.as_ref()).map(|m| m.keys().cloned().collect()).unwrap_or_default()
 }
 
+/// Claims the `claims` parameter asks to have at the UserInfo endpoint.
+pub fn userinfo_claim_names(request: &AuthorizationRequest) -> Vec<String> {
+    request.claims.as_ref().and_then(|c| c.userinfo.as_ref()).map(|m| m.keys().cloned().collect()).unwrap_or_default()
+}
+
 pub(crate) fn push_unique(list: &mut Vec<String>, item: &str) {
     if !list.iter().any(|x| x == item) {
         list.push(item.to_owned());

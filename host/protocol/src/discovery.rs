@@ -26,6 +26,9 @@ impl Provider {
                 }
             }
         }
+        // Unsigned request objects, and every algorithm clients may sign with (`jose/client.rs`).
+        let mut request_object_algs = vec!["none"];
+        request_object_algs.extend(JwsAlg::ALL.map(JwsAlg::as_str));
         let client_auth = ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"];
         let key_algs: Vec<&str> = KeyAlg::ALL.iter().map(|a| a.name()).collect();
         let encs: Vec<&str> = Enc::ALL.iter().map(|e| e.name()).collect();
@@ -46,8 +49,12 @@ impl Provider {
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": claims,
             "claims_parameter_supported": true,
-            "request_parameter_supported": false,
-            "request_uri_parameter_supported": false,
+            "request_parameter_supported": true,
+            "request_uri_parameter_supported": true,
+            "require_request_uri_registration": true,
+            "request_object_signing_alg_values_supported": request_object_algs,
+            "pushed_authorization_request_endpoint": s.endpoints.pushed_authorization_request,
+            "require_pushed_authorization_requests": s.require_pushed_authorization_requests,
             "authorization_response_iss_parameter_supported": true,
             "prompt_values_supported": ["none", "login", "consent", "select_account"],
             "userinfo_signing_alg_values_supported": algs,

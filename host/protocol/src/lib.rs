@@ -18,6 +18,7 @@ pub mod jwe;
 pub mod logged;
 pub mod model;
 pub mod pairwise;
+pub mod par;
 pub mod plugins;
 pub mod revocation;
 pub mod secret;

@@ -379,6 +379,10 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acr_values: Vec<String>,
+    /// Whether the `claims` parameter asked for `acr` as essential with these `acr_values`
+    /// (OpenID Connect Core §5.5.1.1): a login that reaches none of them fails.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub acr_essential: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ui_locales: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -506,6 +510,10 @@ pub struct Grant {
     /// Claims the `claims` request parameter asked to have in the ID token.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub id_token_claims: Vec<String>,
+    /// Claims the `claims` parameter asked to have at UserInfo; `None` in grants made before
+    /// this was recorded, which release every granted claim outside the scopes there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_claims: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub claims_locales: Vec<String>,
     #[serde(default)]
@@ -597,6 +605,15 @@ pub struct RevokedToken {
     pub client_id: String,
 }
 
+/// A pushed authorization request (RFC 9126), stored under the hash of its `request_uri`
+/// until it is used or expires.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PushedRequest {
+    pub client_id: String,
+    /// The request's parameters as pushed, client authentication left out.
+    pub params: Vec<(String, String)>,
+}
+
 pub const CLIENTS: Collection<Client> = Collection::new("clients");
 pub const SUBJECT_SESSIONS: Collection<SubjectSession> = Collection::new("subject_sessions");
 pub const CONSENTS: Collection<ConsentRecord> = Collection::new("consents");
@@ -618,3 +635,4 @@ pub struct ProviderSecret {
 
 pub const PROVIDER_SECRETS: Collection<ProviderSecret> = Collection::new("provider_secrets");
 pub const REVOKED_ACCESS_TOKENS: Collection<RevokedToken> = Collection::new("revoked_access_tokens");
+pub const PUSHED_REQUESTS: Collection<PushedRequest> = Collection::new("pushed_requests");

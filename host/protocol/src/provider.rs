@@ -20,6 +20,8 @@ pub struct Lifetimes {
     pub access_token: u64,
     pub id_token: u64,
     pub refresh_token: u64,
+    /// A pushed authorization request's `request_uri` (RFC 9126 §2.2).
+    pub pushed_request: u64,
 }
 
 impl Default for Lifetimes {
@@ -31,6 +33,7 @@ impl Default for Lifetimes {
             access_token: 3600,
             id_token: 3600,
             refresh_token: 30 * 24 * 3600,
+            pushed_request: 60,
         }
     }
 }
@@ -87,6 +90,7 @@ pub struct Endpoints {
     pub registration: Option<String>,
     pub introspection: String,
     pub revocation: String,
+    pub pushed_authorization_request: String,
 }
 
 impl Endpoints {
@@ -100,6 +104,7 @@ impl Endpoints {
             registration: Some(format!("{issuer}/register")),
             introspection: format!("{issuer}/introspect"),
             revocation: format!("{issuer}/revoke"),
+            pushed_authorization_request: format!("{issuer}/par"),
         }
     }
 }
@@ -120,6 +125,9 @@ pub struct Settings {
     /// Clients that may introspect every token, not only their own and those naming them in
     /// `aud` (configuration only: no client can register itself into this list).
     pub introspection_clients: Vec<String>,
+    /// Whether every client must push its authentication requests (RFC 9126 §5
+    /// `require_pushed_authorization_requests`); a client can also require it for itself.
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl Settings {
@@ -134,6 +142,7 @@ impl Settings {
             extra_scopes: Vec::new(),
             limits: Limits::default(),
             introspection_clients: Vec::new(),
+            require_pushed_authorization_requests: false,
         }
     }
 }

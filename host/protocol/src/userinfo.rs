@@ -53,14 +53,15 @@ impl Provider {
             return Err(OAuthError::new(ErrorCode::InsufficientScope, "the access token lacks the openid scope").into());
         }
         // Claims granted for the token's scopes (a refreshed token may carry fewer) and those
-        // the claims parameter asked for.
+        // the claims parameter asked to have here (OpenID Connect Core §5.5: its `id_token`
+        // member asks for the ID token only).
         let scope_claims = claims::claims_of_scopes(&scope);
-        let names: Vec<String> = grant
-            .claims
-            .iter()
-            .filter(|c| scope_claims.contains(c) || !claims::claims_of_scopes(&grant.scope).contains(c))
-            .cloned()
-            .collect();
+        let asked_here = |c: &String| match &grant.userinfo_claims {
+            Some(asked) => asked.contains(c),
+            None => !claims::claims_of_scopes(&grant.scope).contains(c),
+        };
+        let names: Vec<String> =
+            grant.claims.iter().filter(|c| scope_claims.contains(c) || asked_here(c)).cloned().collect();
         let mut out =
             claims::release(self, &grant, ClaimsPurpose::Userinfo, &names).await.map_err(|f| f.into_oauth())?;
         out.insert("sub".into(), Value::String(self.subject_for(&client, &grant.sub).await?));

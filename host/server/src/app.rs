@@ -265,6 +265,7 @@ impl Gatehouse {
             .route("/jwks.json", get(routes::oauth::jwks))
             .route("/authorize", get(routes::oauth::authorize_get).post(routes::oauth::authorize_post))
             .route("/token", post(routes::oauth::token))
+            .route("/par", post(routes::oauth::pushed_authorization_request))
             .route("/userinfo", get(routes::oauth::userinfo_get).post(routes::oauth::userinfo_post))
             .route("/introspect", post(routes::tokens::introspect))
             .route("/revoke", post(routes::tokens::revoke))
@@ -369,7 +370,9 @@ fn settings(config: &Config) -> Settings {
         access_token: l.access_token.as_secs(),
         id_token: l.id_token.as_secs(),
         refresh_token: l.refresh_token.as_secs(),
+        pushed_request: l.pushed_request.as_secs(),
     };
+    settings.require_pushed_authorization_requests = config.par.required;
     settings.id_token_alg = config.signing.id_token_alg;
     settings.access_token_alg = config.signing.access_token_alg;
     settings.extra_scopes = config.scopes.clone();

@@ -33,6 +33,7 @@ const SECTIONS: &[&str] = &[
     "outbound",
     "registration",
     "introspection",
+    "par",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +76,19 @@ pub struct Config {
     pub registration: RegistrationConfig,
     #[serde(default)]
     pub introspection: IntrospectionConfig,
+    #[serde(default)]
+    pub par: ParConfig,
+}
+
+/// Pushed authorization requests (RFC 9126).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParConfig {
+    /// Whether every client must push its authentication requests
+    /// (`require_pushed_authorization_requests` in discovery); a client can also require it
+    /// for itself in its metadata.
+    #[serde(default)]
+    pub required: bool,
 }
 
 /// Token introspection (RFC 7662). Every confidential client may introspect the tokens issued
@@ -413,6 +427,9 @@ pub struct LifetimesConfig {
     pub id_token: Duration,
     #[serde(with = "humantime_serde", default = "d30d")]
     pub refresh_token: Duration,
+    /// How long a pushed authorization request's `request_uri` can be used (RFC 9126 §2.2).
+    #[serde(with = "humantime_serde", default = "d1m")]
+    pub pushed_request: Duration,
     /// The longest token lifetimes a consent (from the front-end or a consent policy) may ask
     /// for; longer ones are refused.
     #[serde(with = "humantime_serde", default = "d1d")]
@@ -494,6 +511,7 @@ impl Default for LifetimesConfig {
             access_token: d1h(),
             id_token: d1h(),
             refresh_token: d30d(),
+            pushed_request: d1m(),
             max_access_token: d1d(),
             max_id_token: d1d(),
             max_refresh_token: d365d(),
@@ -603,6 +621,7 @@ impl Config {
             ("access_token", l.access_token),
             ("id_token", l.id_token),
             ("refresh_token", l.refresh_token),
+            ("pushed_request", l.pushed_request),
         ] {
             if d.as_secs() == 0 {
                 return Err(ConfigError(format!("lifetimes.{name} must be at least one second (e.g. \"10m\")")));
@@ -633,6 +652,11 @@ impl Config {
         }
         if l.code.as_secs() > 600 {
             return Err(ConfigError("lifetimes.code must be at most 10 minutes (RFC 6749 §4.1.2)".into()));
+        }
+        if l.pushed_request.as_secs() > 600 {
+            return Err(ConfigError(
+                "lifetimes.pushed_request must be at most 10 minutes (RFC 9126 §2.2: short-lived)".into(),
+            ));
         }
         self.validate_signing()?;
         self.validate_http()?;

@@ -9,3 +9,4 @@
 mod config;
 mod dynamic_registration;
 mod dynamic_tokens;
+mod request_objects;

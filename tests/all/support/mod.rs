@@ -7,6 +7,7 @@ pub mod client_jwt;
 pub mod jose_node;
 pub mod log;
 pub mod plugins;
+pub mod request_objects;
 pub mod rp;
 pub mod stack;
 pub mod tls;

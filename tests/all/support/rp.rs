@@ -109,8 +109,27 @@ impl Rp {
         assert_eq!(params.get("state").map(String::as_str), Some(pending.state.secret().as_str()), "state echoed");
         assert_eq!(params.get("iss").map(String::as_str), Some(server.base.as_str()), "RFC 9207 iss");
         let code = params.get("code").unwrap_or_else(|| panic!("a code in {redirect}"));
-        let tokens = self.redeem(code, pending.verifier).await.expect("token exchange");
-        let id_claims = self.verify_id_token(&tokens, &pending.nonce);
+        self.redeem_and_verify(server, code, Some(pending.verifier), &pending.nonce).await
+    }
+
+    /// Redeems `code` (with the PKCE verifier if the request had a challenge), verifies the ID
+    /// token (signature, iss, aud, nonce, at_hash) and calls UserInfo, through the library and
+    /// as JSON, checking that both name the same subject.
+    pub async fn redeem_and_verify(
+        &self,
+        server: &TestServer,
+        code: &str,
+        verifier: Option<PkceCodeVerifier>,
+        nonce: &Nonce,
+    ) -> Login {
+        let exchange =
+            self.client.exchange_code(AuthorizationCode::new(code.to_owned())).expect("token endpoint known");
+        let exchange = match verifier {
+            Some(v) => exchange.set_pkce_verifier(v),
+            None => exchange,
+        };
+        let tokens = exchange.request_async(&self.http).await.expect("token exchange");
+        let id_claims = self.verify_id_token(&tokens, nonce);
         let standard = self.userinfo(tokens.access_token().secret()).await.expect("the library accepts UserInfo");
         let userinfo: Value = server
             .http

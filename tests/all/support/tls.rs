@@ -89,3 +89,13 @@ impl TestCa {
         base
     }
 }
+
+/// A Gatehouse server that fetches (`jwks_uri`, `request_uri`) from loopback https servers
+/// whose certificates `ca` signed.
+pub async fn server_trusting(ca: &TestCa) -> super::TestServer {
+    super::TestServer::start_with(&format!(
+        "[outbound]\nallow_private_addresses = true\nca_file = \"{}\"\n",
+        ca.file.display()
+    ))
+    .await
+}

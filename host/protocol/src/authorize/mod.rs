@@ -4,6 +4,9 @@
 //! Until the redirect check has verified `redirect_uri` against the client's registered URIs,
 //! every error is shown to the user (an `error` prompt) and never redirected. After it, errors
 //! go back to the client through the verified URI.
+//!
+//! A request object (`request_object.rs`) is resolved between the client check and the
+//! redirect check: every later check reads the parameters with the object's merged in.
 
 mod claims;
 mod client;
@@ -109,7 +112,6 @@ const AFTER_REDIRECT: &[Check] = &[
     response_mode::check,
     limits::check,
     duplicates::check,
-    request_object::check,
     response_type::check,
     nonce::check,
     scope::check,
@@ -120,25 +122,72 @@ const AFTER_REDIRECT: &[Check] = &[
     id_token_hint::check,
 ];
 
-/// Validates an authentication request (OpenID Connect Core §3.1.2.2).
+/// Where an authentication request came from.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The authorization endpoint (through the front-end).
+    Front,
+    /// The pushed authorization request endpoint (RFC 9126), validating what is pushed.
+    Pushed,
+}
+
+/// Validates an authentication request (OpenID Connect Core §3.1.2.2) that came to the
+/// authorization endpoint.
 pub async fn validate(provider: &Provider, params: &Params) -> Result<(AuthorizationRequest, Client), Rejection> {
+    validate_as(provider, params, Origin::Front).await
+}
+
+/// Validates an authentication request that came from `origin`.
+pub async fn validate_as(
+    provider: &Provider,
+    params: &Params,
+    origin: Origin,
+) -> Result<(AuthorizationRequest, Client), Rejection> {
+    let resolved: Params;
     let mut draft =
         Draft { params, client: None, redirect_uri: None, response_mode: ResponseMode::Query, request: None };
     // Until the redirect URI is verified, errors are shown to the user, never redirected.
     client::check(provider, &mut draft).await.map_err(Rejection::Show)?;
+    match request_object::resolve(provider, &draft, origin).await {
+        Ok(None) => {}
+        Ok(Some(merged)) => {
+            resolved = merged;
+            draft.params = &resolved;
+        }
+        Err(refused) => return Err(refusal_of_object(provider, draft.client.take(), refused)),
+    }
     redirect_uri::check(provider, &mut draft).map_err(Rejection::Show)?;
     for check in AFTER_REDIRECT {
         if let Err(error) = check(provider, &mut draft) {
-            let to = RedirectTarget {
-                uri: draft.redirect_uri.clone().expect("verified before these checks"),
-                mode: draft.response_mode,
-                // A `state` beyond its bound is not echoed back.
-                state: params.get("state").filter(|s| limits::within("state", s)).map(str::to_owned),
-            };
-            return Err(Rejection::Redirect { error, to });
+            return Err(Rejection::Redirect { error, to: target(&draft) });
         }
     }
     let request = draft.request.take().expect("the response_type check builds the request");
     let client = draft.client.take().expect("the client check runs first");
     Ok((request, client))
+}
+
+/// Where an error goes once the redirect URI is verified: the request's response mode, as far
+/// as it was read, and its `state`.
+fn target(draft: &Draft<'_>) -> RedirectTarget {
+    RedirectTarget {
+        uri: draft.redirect_uri.clone().expect("verified before these checks"),
+        mode: draft.response_mode,
+        // A `state` beyond its bound is not echoed back.
+        state: draft.params.get("state").filter(|s| limits::within("state", s)).map(str::to_owned),
+    }
+}
+
+/// A refused request object: redirected in the response mode of the parameters the refusal
+/// names when their `redirect_uri` is one the client registered, shown otherwise.
+fn refusal_of_object(provider: &Provider, client: Option<Client>, refused: request_object::Refused) -> Rejection {
+    let request_object::Refused { error, delivery } = refused;
+    let mut draft =
+        Draft { params: &delivery, client, redirect_uri: None, response_mode: ResponseMode::Query, request: None };
+    if redirect_uri::check(provider, &mut draft).is_err() {
+        return Rejection::Show(error);
+    }
+    // An unknown response mode leaves the default, which the error then goes in.
+    let _ = response_mode::check(provider, &mut draft);
+    Rejection::Redirect { error, to: target(&draft) }
 }

@@ -43,6 +43,7 @@ pub(super) fn check(_: &Provider, draft: &mut Draft<'_>) -> Result<(), OAuthErro
         max_age: None,
         login_hint: p.get("login_hint").map(str::to_owned),
         acr_values: words(p.get("acr_values")),
+        acr_essential: false,
         ui_locales: words(p.get("ui_locales")),
         claims_locales: words(p.get("claims_locales")),
         display: p.get("display").map(str::to_owned),

@@ -176,6 +176,8 @@ impl Provider {
         } else {
             granted_claims.clone()
         };
+        let userinfo_claims: Vec<String> =
+            claims::userinfo_claim_names(&request).into_iter().filter(|c| granted_claims.contains(c)).collect();
         let grant = Grant {
             id: self.new_id(),
             client_id: client.client_id.clone(),
@@ -184,6 +186,7 @@ impl Provider {
             scope,
             claims: granted_claims,
             id_token_claims,
+            userinfo_claims: Some(userinfo_claims),
             claims_locales: request.claims_locales.clone(),
             preset_claims: consent.preset_claims,
             session_claims: subject.claims.clone(),

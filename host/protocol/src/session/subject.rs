@@ -51,6 +51,14 @@ impl Provider {
             Next::Authenticate => return self.reauthenticate(session, client).await,
             Next::Answer(prompt) => return *prompt,
         }
+        // OpenID Connect Core §5.5.1.1: "If this is an Essential Claim and the requirement
+        // cannot be met, then the Authorization Server MUST treat that outcome as a failed
+        // authentication attempt."
+        let request = &session.request;
+        if request.acr_essential && !subject.acr.as_ref().is_some_and(|a| request.acr_values.contains(a)) {
+            let e = OAuthError::new(ErrorCode::AccessDenied, "the authentication did not reach an essential acr value");
+            return self.close_with_error(session, &e).await;
+        }
         if sso.is_some() {
             self.keep_subject_session(&subject).await?;
         }

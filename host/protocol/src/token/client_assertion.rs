@@ -217,7 +217,7 @@ impl Provider {
         {
             return Err(refused(&client_id, Refusal::WrongAlg { used: jws.alg, registered: alg.to_owned() }));
         }
-        self.verify_assertion_signature(&client, &jws).await.map_err(|reason| match reason {
+        self.verify_client_signature(&client, &jws).await.map_err(|reason| match reason {
             Ok(reason) => refused(&client_id, reason),
             Err(server) => AssertionError::Server(server),
         })?;
@@ -235,9 +235,10 @@ impl Provider {
         Ok(client)
     }
 
-    /// Checks the signature with the client's secret or keys. `Err(Ok(reason))` is a refusal,
-    /// `Err(Err(_))` a failure of the provider's own.
-    async fn verify_assertion_signature(
+    /// Checks the signature of a JWS the client made (an assertion, a request object) with the
+    /// client's secret or keys. `Err(Ok(reason))` is a refusal, `Err(Err(_))` a failure of the
+    /// provider's own.
+    pub(crate) async fn verify_client_signature(
         &self,
         client: &Client,
         jws: &ClientJws<'_>,

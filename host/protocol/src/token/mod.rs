@@ -2,7 +2,7 @@
 
 mod authorization_code;
 mod basic;
-mod client_assertion;
+pub(crate) mod client_assertion;
 mod client_auth;
 mod client_credentials;
 pub(crate) mod issue;

@@ -62,6 +62,14 @@ pub async fn token(State(s): State<AppState>, headers: HeaderMap, Form(form): Fo
     }
 }
 
+/// RFC 9126 §2: a pushed authorization request, answered `201 Created`.
+pub async fn pushed_authorization_request(State(s): State<AppState>, headers: HeaderMap, Form(form): Form) -> Response {
+    match s.provider.push_authorization_request(&form, client_auth(&headers)).await {
+        Ok(pushed) => (StatusCode::CREATED, NO_STORE, Json(pushed)).into_response(),
+        Err(e) => TokenErrorResponse(e).into_response(),
+    }
+}
+
 /// OpenID Connect Core §5.3, GET.
 pub async fn userinfo_get(State(s): State<AppState>, headers: HeaderMap) -> Response {
     render_userinfo(s.provider.userinfo(bearer(&headers)).await)
