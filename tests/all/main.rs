@@ -21,6 +21,7 @@ mod outbound;
 mod plugins;
 mod polyglot;
 mod restart;
+mod rp_openid_client;
 mod session_data;
 mod shared_database;
 mod sso;

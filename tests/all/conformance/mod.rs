@@ -6,4 +6,5 @@
 //! Notes on every module are in the suite's plan and module classes
 //! (`openid-certification/conformance-suite`, `src/main/java/net/openid/conformance/openid/`).
 
+mod basic;
 mod config;
