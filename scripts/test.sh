@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 # The browser test's npm packages (playwright-core, pinned by tests/browser/package-lock.json).
 scripts/browser-deps.sh >/dev/null
+# The openid-client test's npm packages (pinned by tests/rp-node/package-lock.json).
+scripts/rp-node-deps.sh >/dev/null
 # The plugins the plugin-host and end-to-end tests load, built once from source.
 scripts/build-plugins.sh >/dev/null
 

@@ -21,7 +21,7 @@ use crate::support::client_jwt::{ClientKey, JWT_BEARER, assertion_claims, jwks, 
 use crate::support::log::Log;
 use crate::support::rp::{Rp, consent_to_code, open_session};
 use crate::support::tls::{TestCa, server_trusting};
-use crate::support::{TestServer, alice, merge, redirect_params};
+use crate::support::{TestServer, alice, merge, redirect_params, shannon_bits};
 
 fn now(server: &TestServer) -> i64 {
     server.clock.now().0
@@ -584,17 +584,6 @@ pub(crate) async fn verified_id_token(server: &TestServer, info: &Value, tokens:
 
 async fn userinfo_status(server: &TestServer, access_token: &str) -> u16 {
     server.http.get(server.url("/userinfo")).bearer_auth(access_token).send().await.unwrap().status().as_u16()
-}
-
-/// Shannon entropy of `s` in bits, as `EnsureMinimumAuthorizationCodeEntropy` computes it.
-fn shannon_bits(s: &str) -> f64 {
-    let mut counts = std::collections::HashMap::new();
-    for c in s.chars() {
-        *counts.entry(c).or_insert(0usize) += 1;
-    }
-    let n = s.chars().count() as f64;
-    let per_char: f64 = counts.values().map(|&c| c as f64 / n).map(|p| -p * p.log2()).sum();
-    per_char * n
 }
 
 /// A server, the suite's client with an inline key, and its standard authorization request

@@ -29,6 +29,7 @@ mod request_objects;
 mod response_types;
 mod restart;
 mod revocation;
+mod rp_openid_client;
 mod session_data;
 mod shared_database;
 mod sso;

@@ -6,6 +6,7 @@
 //! Notes on every module are in the suite's plan and module classes
 //! (`openid-certification/conformance-suite`, `src/main/java/net/openid/conformance/openid/`).
 
+mod basic;
 mod config;
 mod dynamic_registration;
 mod dynamic_tokens;

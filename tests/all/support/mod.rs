@@ -324,6 +324,17 @@ pub fn redirect_params(uri: &str) -> std::collections::HashMap<String, String> {
     }
 }
 
+/// Shannon entropy of `s` in bits, as `EnsureMinimumAuthorizationCodeEntropy` computes it.
+pub fn shannon_bits(s: &str) -> f64 {
+    let mut counts = std::collections::HashMap::new();
+    for c in s.chars() {
+        *counts.entry(c).or_insert(0usize) += 1;
+    }
+    let n = s.chars().count() as f64;
+    let per_char: f64 = counts.values().map(|&c| c as f64 / n).map(|p| -p * p.log2()).sum();
+    per_char * n
+}
+
 /// A standard subject for tests.
 pub fn alice() -> Value {
     json!({
