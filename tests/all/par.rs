@@ -3,6 +3,7 @@
 //! object; errors as JSON at the endpoint; PAR required per client and server-wide.
 
 use jsonwebtoken::Algorithm;
+use gatehouse_protocol::world::Clock;
 use serde_json::{Value, json};
 
 use crate::support::client_jwt::{ClientKey, JWT_BEARER, assertion_claims, jwks};

@@ -4,6 +4,7 @@
 //! (Core §5.5): claims where they were asked for, `essential` `acr` values.
 
 use jsonwebtoken::Algorithm;
+use gatehouse_protocol::world::Clock;
 use serde_json::{Value, json};
 
 use crate::support::client_jwt::{ClientKey, jwks, unsecured};

@@ -33,15 +33,6 @@ pub struct ClientRegistration {
     pub metadata: ClientMetadata,
 }
 
-impl ClientRegistration {
-    /// Reads a registration request. RFC 7591 §3.2.2: a metadata value of the wrong type or
-    /// not supported (an algorithm Gatehouse does not know, `none` for a signed response) is
-    /// `invalid_client_metadata`, with serde's account of which member.
-    pub fn from_json(body: serde_json::Value) -> Result<Self, ApiError> {
-        serde_json::from_value(body).map_err(|e| bad_metadata(format!("the client metadata is not valid: {e}")))
-    }
-}
-
 /// A client as the API returns it (RFC 7591 §3.2.1). The secret only appears when it was just
 /// created.
 #[derive(Debug, Serialize)]

@@ -76,7 +76,7 @@ impl ErrorCode {
 
     /// Parses a code a front-end or plugin names, for example when it denies a request.
     pub fn parse(code: &str) -> Option<Self> {
-        const ALL: [ErrorCode; 24] = [
+        const ALL: [ErrorCode; 25] = [
             ErrorCode::InvalidRequest,
             ErrorCode::UnauthorizedClient,
             ErrorCode::AccessDenied,

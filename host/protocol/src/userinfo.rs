@@ -64,7 +64,7 @@ impl Provider {
             grant.claims.iter().filter(|c| scope_claims.contains(c) || asked_here(c)).cloned().collect();
         let mut out =
             claims::release(self, &grant, ClaimsPurpose::Userinfo, &names).await.map_err(|f| f.into_oauth())?;
-        out.insert("sub".into(), Value::String(self.subject_for(&client, &grant.sub).await?));
+        out.insert("sub".into(), Value::String(self.subject_for(&client, &grant.sub).await.map_err(OAuthError::from)?));
         Ok(self.userinfo_for_client(&client, out).await?)
     }
 

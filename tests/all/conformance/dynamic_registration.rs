@@ -12,6 +12,7 @@
 
 use axum::Router;
 use axum::routing::get;
+use gatehouse_protocol::world::Clock;
 use openidconnect::reqwest::Method;
 use serde_json::{Value, json};
 

@@ -127,7 +127,7 @@ async fn oidcc_idtoken_rs256() {
     assert!(header["kid"].is_string(), "OIDCC-10.1: {header}");
     assert_eq!(header["alg"], "RS256", "OIDCC-3.1.3.7");
     let signed_alg = tokens.id_token().unwrap().signing_alg().unwrap();
-    assert_eq!(signed_alg, CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256);
+    assert_eq!(*signed_alg, CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256);
     // performIdTokenValidation: the library checked signature, iss, aud, exp, nonce, at_hash.
     assert_eq!(claims["sub"], "alice");
 }

@@ -115,7 +115,8 @@ pub fn secret_key(secret: &str, alg: &str, enc: &str) -> Value {
         33..=48 => &digest::SHA384,
         _ => &digest::SHA512,
     };
-    let k = &digest::digest(hash, secret.as_bytes()).as_ref()[..len];
+    let d = digest::digest(hash, secret.as_bytes());
+    let k = &d.as_ref()[..len];
     json!({"kty": "oct", "k": URL_SAFE_NO_PAD.encode(k)})
 }
 
