@@ -214,7 +214,8 @@ async fn malformed_authentication_requests_are_answered_at_the_redirect_uri() {
     let cases: &[(&[(&str, &str)], &str)] = &[
         (&[("response_type", "token")], "unsupported_response_type"),
         (&[("response_type", "code"), ("scope", "openid"), ("scope", "email")], "invalid_request"),
-        (&[("response_type", "code"), ("request", "eyJ...")], "request_not_supported"),
+        (&[("response_type", "code"), ("request", "eyJ...")], "invalid_request_object"),
+        (&[("response_type", "code"), ("request_uri", "https://elsewhere.example/r")], "invalid_request_uri"),
         (&[("response_type", "code"), ("prompt", "none login")], "invalid_request"),
         (&[("response_type", "code"), ("max_age", "-1")], "invalid_request"),
         (&[("response_type", "code"), ("claims", "{not json")], "invalid_request"),

@@ -2,8 +2,8 @@
 //! used once, expiring, bound to the client that pushed them, with and without a request
 //! object; errors as JSON at the endpoint; PAR required per client and server-wide.
 
-use jsonwebtoken::Algorithm;
 use gatehouse_protocol::world::Clock;
+use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 
 use crate::support::client_jwt::{ClientKey, JWT_BEARER, assertion_claims, jwks};

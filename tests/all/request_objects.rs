@@ -3,8 +3,8 @@
 //! where it is delivered (never a redirect to an unverified URI); and the `claims` parameter
 //! (Core §5.5): claims where they were asked for, `essential` `acr` values.
 
-use jsonwebtoken::Algorithm;
 use gatehouse_protocol::world::Clock;
+use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 
 use crate::support::client_jwt::{ClientKey, jwks, unsecured};

@@ -122,6 +122,8 @@ pub const COLLECTIONS: &[&str] = &[
     "signing_keys",
     "client_assertions",
     "revoked_access_tokens",
+    "provider_secrets",
+    "pushed_requests",
 ];
 
 /// A typed view of one collection.

@@ -187,13 +187,26 @@ impl Suite {
     /// client would be registered, with `extra` metadata.
     async fn with_client(auth: Auth, extra: Value) -> Self {
         let server = TestServer::start().await;
-        let discovery: Value =
-            server.http.get(server.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+        let discovery: Value = server
+            .http
+            .get(server.url("/.well-known/openid-configuration"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         for key in ["authorization_endpoint", "token_endpoint", "jwks_uri", "issuer"] {
             assert!(discovery[key].is_string(), "CheckServerConfiguration: {key}");
         }
-        let jwks: Value = server.http.get(discovery["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
-        let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().expect("CheckForKeyIdInServerJWKs")).collect();
+        let jwks: Value =
+            server.http.get(discovery["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().expect("CheckForKeyIdInServerJWKs"))
+            .collect();
         let mut distinct = kids.clone();
         distinct.sort_unstable();
         distinct.dedup();
@@ -283,8 +296,10 @@ impl Suite {
                     next
                 }
                 Some("consent") => {
-                    let offline = prompt["auth_request"]["scope"].as_array().unwrap().contains(&json!("offline_access"));
-                    let consent = json!({"scope": "*", "refresh_token": {"issue": offline}, "long_lived": self.remember});
+                    let offline =
+                        prompt["auth_request"]["scope"].as_array().unwrap().contains(&json!("offline_access"));
+                    let consent =
+                        json!({"scope": "*", "refresh_token": {"issue": offline}, "long_lived": self.remember});
                     self.server.submit_consent(&sid.unwrap(), consent).await
                 }
                 _ => return prompt,
@@ -330,7 +345,11 @@ impl Suite {
         let resp = req.send().await.expect("token request");
         let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
         let text = resp.text().await.unwrap();
-        (status, headers, serde_json::from_str(&text).unwrap_or_else(|_| panic!("CheckTokenEndpointReturnedJsonContentType: {text}")))
+        (
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("CheckTokenEndpointReturnedJsonContentType: {text}")),
+        )
     }
 
     /// A successful token response (`CheckTokenEndpointHttpStatus200`, JSON, `no-store`,
@@ -390,7 +409,22 @@ impl Suite {
         }
         assert!(claims["sub"].as_str().is_some_and(|s| !s.is_empty()), "CheckForSubjectInIdToken");
         let mut identity = claims.clone();
-        for c in ["iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "c_hash", "at_hash", "s_hash", "jti", "nbf"] {
+        for c in [
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "acr",
+            "amr",
+            "azp",
+            "c_hash",
+            "at_hash",
+            "s_hash",
+            "jti",
+            "nbf",
+        ] {
             identity.as_object_mut().unwrap().remove(c);
         }
         check_standard_claims("ID token", &identity);
@@ -442,7 +476,11 @@ impl Suite {
                 .body(format!("access_token={access}")),
         };
         let resp = req.send().await.unwrap();
-        assert_eq!(resp.status(), 200, "EnsureHttpStatusCodeIs200 (for the body form, else the WARN of UserInfoEndpointWithAccessTokenInBodyNotSupported)");
+        assert_eq!(
+            resp.status(),
+            200,
+            "EnsureHttpStatusCodeIs200 (for the body form, else the WARN of UserInfoEndpointWithAccessTokenInBodyNotSupported)"
+        );
         let content_type = resp.headers()["content-type"].to_str().unwrap().to_owned();
         assert_eq!(content_type.split(';').next().unwrap().trim(), "application/json", "EnsureContentTypeJson");
         let userinfo: Value = resp.json().await.unwrap();
@@ -507,7 +545,8 @@ fn assert_error_response(params: &HashMap<String, String>) -> String {
         );
     }
     // RFC 6749 §4.1.2.1: %x20-21 / %x23-5B / %x5D-7E.
-    let allowed = |s: &str| s.bytes().all(|b| b == 0x20 || b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
+    let allowed =
+        |s: &str| s.bytes().all(|b| b == 0x20 || b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
     assert!(allowed(&error), "ValidateErrorFromAuthorizationEndpointResponseError");
     if let Some(description) = params.get("error_description") {
         assert!(!description.contains(['\r', '\n', '\t']), "CheckErrorDescription…ContainsCRLFTAB (WARN)");
@@ -543,14 +582,22 @@ async fn happy(scope: &str, extra: &[(&str, &str)]) -> (Suite, Flow) {
 /// A happy flow whose `extra` parameters must not cause an error (display, locales, hints).
 async fn happy_with(extra: &[(&str, &str)]) {
     let (suite, flow) = happy("openid", extra).await;
-    assert_eq!(suite.userinfo_status(flow.tokens["access_token"].as_str().unwrap()).await, 200, "CallProtectedResource");
+    assert_eq!(
+        suite.userinfo_status(flow.tokens["access_token"].as_str().unwrap()).await,
+        200,
+        "CallProtectedResource"
+    );
 }
 
 #[tokio::test]
 async fn oidcc_server() {
     let (suite, flow) = happy("openid", &[]).await;
     assert_server_test(&flow);
-    assert_eq!(suite.userinfo_status(flow.tokens["access_token"].as_str().unwrap()).await, 200, "CallProtectedResource");
+    assert_eq!(
+        suite.userinfo_status(flow.tokens["access_token"].as_str().unwrap()).await,
+        200,
+        "CallProtectedResource"
+    );
 }
 
 #[tokio::test]
@@ -809,7 +856,8 @@ async fn oidcc_prompt_none_not_logged_in() {
     let params = suite.callback(&prompt, &request);
     let error = assert_error_response(&params);
     assert!(
-        ["interaction_required", "login_required", "account_selection_required", "consent_required"].contains(&error.as_str()),
+        ["interaction_required", "login_required", "account_selection_required", "consent_required"]
+            .contains(&error.as_str()),
         "CheckErrorFromAuthorizationEndpointIsOneThatRequiredAUserInterface: {error}"
     );
 }
@@ -917,7 +965,10 @@ async fn oidcc_ensure_post_request_succeeds() {
 async fn oidcc_refresh_token() {
     let mut suite = Suite::new().await;
     let scopes = suite.discovery["scopes_supported"].as_array().unwrap();
-    assert!(scopes.contains(&json!("offline_access")), "SetScopeInClientConfigurationToOpenIdOfflineAccessIfServerSupportsOfflineAccess");
+    assert!(
+        scopes.contains(&json!("offline_access")),
+        "SetScopeInClientConfigurationToOpenIdOfflineAccessIfServerSupportsOfflineAccess"
+    );
     let grants = suite.discovery["grant_types_supported"].as_array().unwrap();
     assert!(grants.contains(&json!("refresh_token")), "EnsureServerConfigurationSupportsRefreshToken (WARN)");
     let first_client = suite.client.clone();
@@ -930,13 +981,11 @@ async fn oidcc_refresh_token() {
         let request = suite.request("openid offline_access").with(&[("prompt", "consent")]);
         let flow = suite.flow(&request, &[]).await;
         let refresh = flow.tokens["refresh_token"].as_str().expect("ExtractRefreshTokenFromTokenResponse").to_owned();
-        assert!(
-            refresh.bytes().all(|b| (0x20..=0x7e).contains(&b)),
-            "EnsureRefreshTokenContainsAllowedCharactersOnly"
-        );
+        assert!(refresh.bytes().all(|b| (0x20..=0x7e).contains(&b)), "EnsureRefreshTokenContainsAllowedCharactersOnly");
         // WaitForOneSecond, so the new ID token's iat differs.
         suite.server.clock.advance(1);
-        let form = [("grant_type", "refresh_token"), ("refresh_token", refresh.as_str()), ("scope", request.scope.as_str())];
+        let form =
+            [("grant_type", "refresh_token"), ("refresh_token", refresh.as_str()), ("scope", request.scope.as_str())];
         let (status, headers, refreshed) = suite.token(&form).await;
         Suite::check_tokens(status, &headers, &refreshed);
         assert_ne!(refreshed["access_token"], flow.tokens["access_token"], "EnsureAccessTokenValuesAreDifferent");
@@ -961,7 +1010,11 @@ async fn oidcc_refresh_token() {
     }
     // Client 1 presents client 2's refresh token.
     suite.client = first_client;
-    let form = [("grant_type", "refresh_token"), ("refresh_token", refresh_tokens[1].as_str()), ("scope", "openid offline_access")];
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_tokens[1].as_str()),
+        ("scope", "openid offline_access"),
+    ];
     let (status, headers, body) = suite.token(&form).await;
     assert_invalid_grant(status, &headers, &body);
 }

@@ -73,11 +73,6 @@ impl Form {
         self
     }
 
-    pub fn untick(mut self, name: &str, value: &str) -> Self {
-        self.fields.retain(|(n, v)| !(n == name && v == value));
-        self
-    }
-
     pub fn get(&self, name: &str) -> &str {
         self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()).unwrap_or_default()
     }

@@ -62,10 +62,6 @@ impl EncryptionKey {
         public.insert("use".into(), json!("enc"));
         Value::Object(public)
     }
-
-    pub fn kid(&self) -> &str {
-        self.private["kid"].as_str().unwrap()
-    }
 }
 
 /// New key pairs from jose, one per `(alg, crv, kid)` (`crv` empty for RSA).

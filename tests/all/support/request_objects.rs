@@ -65,12 +65,6 @@ pub async fn complete(server: &TestServer, rp: &Rp, pending: Pending, prompt: &V
     rp.finish(server, pending, response["uri"].as_str().unwrap()).await
 }
 
-/// The claims of a JWT, unverified.
-pub fn jwt_claims(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).expect("a JWT");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON claims")
-}
-
 /// An https server that serves one request object (or an error status) at
 /// `/requesturi/<name>`, with the media type of RFC 9101 §5.2.
 #[derive(Clone)]

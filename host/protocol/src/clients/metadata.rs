@@ -7,9 +7,9 @@ use serde_json::Value;
 use url::Url;
 
 use super::redirect_uris::{self, is_loopback_host};
+use crate::encryption::Target;
 use crate::error::{ApiError, ErrorCode, OAuthError};
 use crate::jose::{JwsAlg, signing_keys};
-use crate::encryption::Target;
 use crate::model::{AuthMethod, ClientMetadata, ResponseType};
 use crate::provider::Provider;
 
@@ -44,12 +44,20 @@ fn check_web_url(field: &str, uri: &str, loopback_issuer: bool) -> Result<(), Ap
     }
 }
 
-/// `jwks_uri`, `sector_identifier_uri`, `request_uris`: documents the provider fetches, over
-/// https only.
+/// `jwks_uri` and `sector_identifier_uri`: documents the provider fetches, over https only.
 pub(super) fn check_https(field: &str, uri: &str) -> Result<Url, ApiError> {
     match Url::parse(uri) {
         Ok(url) if url.scheme() == "https" && url.host().is_some() && url.fragment().is_none() => Ok(url),
         _ => Err(bad_metadata(format!("{field} must be an https URL without a fragment"))),
+    }
+}
+
+/// `request_uris` are fetched over https too, but Dynamic Registration §2 lets each carry a
+/// fragment with a hash of the document's contents.
+fn check_request_uri(uri: &str) -> Result<(), ApiError> {
+    match Url::parse(uri) {
+        Ok(url) if url.scheme() == "https" && url.host().is_some() => Ok(()),
+        _ => Err(bad_metadata("request_uris must be https URLs")),
     }
 }
 
@@ -81,6 +89,11 @@ fn check_grants(m: &ClientMetadata) -> Result<(), ApiError> {
         };
         if let Some(g) = t.grant_types().find(|g| !m.has_grant_type(g)) {
             return Err(bad_metadata(format!("response_types: {r:?} needs the {g} grant type in grant_types")));
+        }
+    }
+    if let Some(g) = ["authorization_code", "implicit"].into_iter().find(|g| m.has_grant_type(g)) {
+        if m.response_types.is_empty() {
+            return Err(bad_metadata(format!("grant_types {g} needs a response type in response_types")));
         }
     }
     if m.token_endpoint_auth_method == AuthMethod::None && m.has_grant_type("client_credentials") {
@@ -142,7 +155,9 @@ impl Provider {
         check_grants(m)?;
         let loopback = self.settings().issuer_is_loopback();
         if (m.has_grant_type("authorization_code") || m.has_grant_type("implicit")) && m.redirect_uris.is_empty() {
-            return Err(bad_redirect("redirect_uris is required for the authorization_code and implicit grants".into()));
+            return Err(bad_redirect(
+                "redirect_uris is required for the authorization_code and implicit grants".into(),
+            ));
         }
         for uri in &m.redirect_uris {
             redirect_uris::check(uri, m.application_type, loopback)
@@ -164,7 +179,7 @@ impl Provider {
             }
         }
         for uri in &m.request_uris {
-            check_https("request_uris", uri)?;
+            check_request_uri(uri)?;
         }
         for (field, values) in [("contacts", &m.contacts), ("default_acr_values", &m.default_acr_values)] {
             if values.iter().any(|v| v.trim().is_empty()) {
@@ -213,6 +228,8 @@ mod tests {
         assert!(check_grants(&only_credentials).is_ok());
         let code_without_grant = metadata(serde_json::json!({ "grant_types": ["client_credentials"] }));
         assert!(check_grants(&code_without_grant).is_err());
+        let grant_without_response = metadata(serde_json::json!({ "response_types": [] }));
+        assert!(check_grants(&grant_without_response).is_err());
         let implicit = metadata(serde_json::json!({ "grant_types": ["implicit"], "response_types": ["id_token"] }));
         assert!(check_grants(&implicit).is_ok());
         let hybrid_without_implicit = metadata(serde_json::json!({ "response_types": ["code id_token"] }));
