@@ -1,23 +1,26 @@
 //! The Basic OP plan (`oidcc-basic-certification-test-plan`): every module of
-//! `OIDCCBasicTestPlan` except the request-object and `claims`-essential ones, with the plan's
-//! variant (response type `code`, `client_secret_basic`, default response mode; a static client
-//! registered through the admin API as the suite's would be), and `oidcc-server-client-secret-post`
-//! with `client_secret_post`. Each test sends what its module sends and asserts what its
-//! conditions check, warnings included. The login front-end is played through the
-//! authorization-session API, with a user who has every standard claim (the scope modules warn
-//! when a scope's claims are missing, and the provider must release all the user has).
+//! `OIDCCBasicTestPlan` but the request-object and `claims`-essential ones (in
+//! `conformance::request_objects`), each run for the `client_secret_basic` and
+//! `private_key_jwt` variants of `client_auth_type` (response type `code`, default response
+//! mode; a static client registered through the admin API as the suite's would be), and
+//! `oidcc-server-client-secret-post` with `client_secret_post`. Each test sends what its module
+//! sends and asserts what its conditions check, warnings included. The login front-end is played
+//! through the authorization-session API, with a user who has every standard claim (the scope
+//! modules warn when a scope's claims are missing, and the provider must release all the user
+//! has).
 
 use std::collections::HashMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gatehouse_protocol::world::Clock;
+use jsonwebtoken::Algorithm;
 use openidconnect::Nonce;
 use openidconnect::core::CoreIdToken;
 use openidconnect::reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::client_jwt::random_jti;
+use crate::support::client_jwt::{ClientKey, JWT_BEARER, assertion_claims, jwks, random_jti};
 use crate::support::rp::Rp;
 use crate::support::{TestServer, merge, redirect_params, shannon_bits};
 
@@ -117,11 +120,24 @@ fn half_hash(value: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16])
 }
 
-/// How the client authenticates at the token endpoint.
+/// How the client authenticates at the token endpoint: the plan's `client_auth_type` variant.
 #[derive(Clone, Copy, PartialEq)]
 enum Auth {
     Basic,
     Post,
+    /// An RS256 assertion (`CreateClientAuthenticationAssertionClaims`, then
+    /// `SignClientAuthenticationAssertion`) with the key in the client's registered `jwks`.
+    PrivateKeyJwt,
+}
+
+impl Auth {
+    fn method(self) -> &'static str {
+        match self {
+            Auth::Basic => "client_secret_basic",
+            Auth::Post => "client_secret_post",
+            Auth::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
 }
 
 /// An authorization request as the suite builds it, its parameters in the suite's order
@@ -171,6 +187,8 @@ struct Suite {
     client: Value,
     discovery: Value,
     auth: Auth,
+    /// The clients' signing key, for `private_key_jwt`.
+    key: Option<ClientKey>,
     /// The browser's single sign-on cookie, once a login made one.
     sso: Option<String>,
     /// Whether the user ticks "remember this consent" (a long-lived consent).
@@ -178,8 +196,8 @@ struct Suite {
 }
 
 impl Suite {
-    async fn new() -> Self {
-        Self::with_client(Auth::Basic, json!({})).await
+    async fn new(auth: Auth) -> Self {
+        Self::with_client(auth, json!({})).await
     }
 
     /// A server, its discovery document (the suite's `GetDynamicServerConfiguration` and
@@ -199,9 +217,9 @@ impl Suite {
         for key in ["authorization_endpoint", "token_endpoint", "jwks_uri", "issuer"] {
             assert!(discovery[key].is_string(), "CheckServerConfiguration: {key}");
         }
-        let jwks: Value =
+        let server_jwks: Value =
             server.http.get(discovery["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
-        let kids: Vec<&str> = jwks["keys"]
+        let kids: Vec<&str> = server_jwks["keys"]
             .as_array()
             .unwrap()
             .iter()
@@ -211,10 +229,7 @@ impl Suite {
         distinct.sort_unstable();
         distinct.dedup();
         assert_eq!(distinct.len(), kids.len(), "CheckDistinctKeyIdValueInServerJWKs");
-        let method = match auth {
-            Auth::Basic => "client_secret_basic",
-            Auth::Post => "client_secret_post",
-        };
+        let method = auth.method();
         let methods = discovery["token_endpoint_auth_methods_supported"].as_array().unwrap();
         assert!(methods.contains(&json!(method)), "EnsureServerConfigurationSupports{method}");
         let mut metadata = json!({
@@ -225,9 +240,33 @@ impl Suite {
             "token_endpoint_auth_method": method,
             "contacts": ["certification@oidf.org"],
         });
+        let key = (auth == Auth::PrivateKeyJwt).then(|| {
+            let algs = discovery["token_endpoint_auth_signing_alg_values_supported"].as_array().unwrap();
+            assert!(algs.contains(&json!("RS256")), "the suite signs its assertions with RS256");
+            ClientKey::rsa(Algorithm::RS256, Some("oidf-client-key"))
+        });
+        if let Some(key) = &key {
+            metadata["jwks"] = jwks(&[key]);
+        }
         merge(&mut metadata, extra);
         let client = server.register(metadata).await;
-        Suite { server, client, discovery, auth, sso: None, remember: false }
+        Suite { server, client, discovery, auth, key, sso: None, remember: false }
+    }
+
+    /// The suite's second client (`client2` of its configuration), authenticating as the first
+    /// does.
+    async fn second_client(&self) -> Value {
+        let mut metadata = json!({
+            "client_name": "OIDF Conformance Test oidcc client2",
+            "redirect_uris": [REDIRECT_URI],
+            "response_types": ["code"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_method": self.auth.method(),
+        });
+        if let Some(key) = &self.key {
+            metadata["jwks"] = jwks(&[key]);
+        }
+        self.server.register(metadata).await
     }
 
     fn client_id(&self) -> &str {
@@ -324,11 +363,20 @@ impl Suite {
     /// headers, and the body as JSON.
     async fn token(&self, form: &[(&str, &str)]) -> (u16, reqwest::header::HeaderMap, Value) {
         let client = &self.client;
-        let (id, secret) = (client["client_id"].as_str().unwrap(), client["client_secret"].as_str().unwrap());
+        let id = client["client_id"].as_str().unwrap();
+        let secret = || client["client_secret"].as_str().expect("a client secret");
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
         ser.extend_pairs(form);
-        if self.auth == Auth::Post {
-            ser.extend_pairs([("client_id", id), ("client_secret", secret)]);
+        match (self.auth, &self.key) {
+            (Auth::Post, _) => {
+                ser.extend_pairs([("client_id", id), ("client_secret", secret())]);
+            }
+            (Auth::PrivateKeyJwt, Some(key)) => {
+                let aud = self.discovery["token_endpoint"].as_str().unwrap();
+                let assertion = key.sign(&assertion_claims(id, aud, self.server.clock.now().0));
+                ser.extend_pairs([("client_assertion_type", JWT_BEARER), ("client_assertion", &assertion)]);
+            }
+            _ => {}
         }
         let mut req = self
             .server
@@ -340,7 +388,7 @@ impl Suite {
         if self.auth == Auth::Basic {
             // AddBasicAuthClientSecretToRequest: both parts form-encoded (RFC 6749 §2.3.1).
             let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-            req = req.basic_auth(enc(id), Some(enc(secret)));
+            req = req.basic_auth(enc(id), Some(enc(secret())));
         }
         let resp = req.send().await.expect("token request");
         let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
@@ -572,16 +620,16 @@ fn assert_invalid_grant(status: u16, headers: &reqwest::header::HeaderMap, body:
     assert!(body.get("error_uri").is_none_or(Value::is_string), "ValidateErrorUriFromTokenEndpointResponseError");
 }
 
-async fn happy(scope: &str, extra: &[(&str, &str)]) -> (Suite, Flow) {
-    let mut suite = Suite::new().await;
+async fn happy(auth: Auth, scope: &str, extra: &[(&str, &str)]) -> (Suite, Flow) {
+    let mut suite = Suite::new(auth).await;
     let request = suite.request(scope).with(extra);
     let flow = suite.flow(&request, &[]).await;
     (suite, flow)
 }
 
 /// A happy flow whose `extra` parameters must not cause an error (display, locales, hints).
-async fn happy_with(extra: &[(&str, &str)]) {
-    let (suite, flow) = happy("openid", extra).await;
+async fn happy_with(auth: Auth, extra: &[(&str, &str)]) {
+    let (suite, flow) = happy(auth, "openid", extra).await;
     assert_eq!(
         suite.userinfo_status(flow.tokens["access_token"].as_str().unwrap()).await,
         200,
@@ -589,9 +637,8 @@ async fn happy_with(extra: &[(&str, &str)]) {
     );
 }
 
-#[tokio::test]
-async fn oidcc_server() {
-    let (suite, flow) = happy("openid", &[]).await;
+async fn oidcc_server(auth: Auth) {
+    let (suite, flow) = happy(auth, "openid", &[]).await;
     assert_server_test(&flow);
     assert_eq!(
         suite.userinfo_status(flow.tokens["access_token"].as_str().unwrap()).await,
@@ -609,9 +656,8 @@ async fn oidcc_server_client_secret_post() {
     assert_eq!(suite.userinfo_status(flow.tokens["access_token"].as_str().unwrap()).await, 200);
 }
 
-#[tokio::test]
-async fn oidcc_response_type_missing() {
-    let suite = Suite::new().await;
+async fn oidcc_response_type_missing(auth: Auth) {
+    let suite = Suite::new(auth).await;
     let request = suite.request("openid").without("response_type");
     let prompt = suite.start(&request, false).await;
     // Either an error page (the front-end shows an `error` prompt) or an error redirected back.
@@ -631,9 +677,8 @@ async fn oidcc_response_type_missing() {
 /// The module is skipped when `none` is not among `id_token_signing_alg_values_supported`
 /// (servers need not support unsigned ID tokens); Gatehouse signs every ID token, and a
 /// client cannot register for unsigned ones.
-#[tokio::test]
-async fn oidcc_idtoken_unsigned() {
-    let suite = Suite::new().await;
+async fn oidcc_idtoken_unsigned(auth: Auth) {
+    let suite = Suite::new(auth).await;
     let algs = suite.discovery["id_token_signing_alg_values_supported"].as_array().unwrap();
     assert!(!algs.contains(&json!("none")), "OIDCCCheckIdTokenSigningAlgValuesSupportedAlgNone: skipped");
     let metadata = json!({
@@ -644,29 +689,25 @@ async fn oidcc_idtoken_unsigned() {
     assert_eq!(status, 400, "no client gets unsigned ID tokens: {body}");
 }
 
-async fn userinfo_test(how: UserInfoCall) {
-    let (suite, flow) = happy("openid", &[]).await;
+async fn userinfo_test(auth: Auth, how: UserInfoCall) {
+    let (suite, flow) = happy(auth, "openid", &[]).await;
     suite.userinfo(&flow, how).await;
 }
 
-#[tokio::test]
-async fn oidcc_userinfo_get() {
-    userinfo_test(UserInfoCall::Get).await;
+async fn oidcc_userinfo_get(auth: Auth) {
+    userinfo_test(auth, UserInfoCall::Get).await;
 }
 
-#[tokio::test]
-async fn oidcc_userinfo_post_header() {
-    userinfo_test(UserInfoCall::PostHeader).await;
+async fn oidcc_userinfo_post_header(auth: Auth) {
+    userinfo_test(auth, UserInfoCall::PostHeader).await;
 }
 
-#[tokio::test]
-async fn oidcc_userinfo_post_body() {
-    userinfo_test(UserInfoCall::PostBody).await;
+async fn oidcc_userinfo_post_body(auth: Auth) {
+    userinfo_test(auth, UserInfoCall::PostBody).await;
 }
 
-#[tokio::test]
-async fn oidcc_ensure_request_without_nonce_succeeds_for_code_flow() {
-    let mut suite = Suite::new().await;
+async fn oidcc_ensure_request_without_nonce_succeeds_for_code_flow(auth: Auth) {
+    let mut suite = Suite::new(auth).await;
     let request = suite.request("openid").without("nonce");
     // The module stops at the authorization response: a code, no error.
     let prompt = suite.start(&request, false).await;
@@ -678,8 +719,8 @@ async fn oidcc_ensure_request_without_nonce_succeeds_for_code_flow() {
     suite.flow(&request2, &[]).await;
 }
 
-async fn scope_test(scope: &str) {
-    let suite = Suite::new().await;
+async fn scope_test(auth: Auth, scope: &str) {
+    let suite = Suite::new(auth).await;
     let supported = suite.discovery["scopes_supported"].as_array().unwrap();
     for s in scope.split(' ') {
         assert!(supported.contains(&json!(s)), "OIDCCCheckScopesSupportedContainScopeTest: {s} (else skipped)");
@@ -698,37 +739,31 @@ async fn scope_test(scope: &str) {
     }
 }
 
-#[tokio::test]
-async fn oidcc_scope_profile() {
-    scope_test("openid profile").await;
+async fn oidcc_scope_profile(auth: Auth) {
+    scope_test(auth, "openid profile").await;
 }
 
-#[tokio::test]
-async fn oidcc_scope_email() {
-    scope_test("openid email").await;
+async fn oidcc_scope_email(auth: Auth) {
+    scope_test(auth, "openid email").await;
 }
 
-#[tokio::test]
-async fn oidcc_scope_address() {
-    scope_test("openid address").await;
+async fn oidcc_scope_address(auth: Auth) {
+    scope_test(auth, "openid address").await;
 }
 
-#[tokio::test]
-async fn oidcc_scope_phone() {
-    scope_test("openid phone").await;
+async fn oidcc_scope_phone(auth: Auth) {
+    scope_test(auth, "openid phone").await;
 }
 
-#[tokio::test]
-async fn oidcc_scope_all() {
-    scope_test("openid email phone address profile").await;
+async fn oidcc_scope_all(auth: Auth) {
+    scope_test(auth, "openid email phone address profile").await;
 }
 
 /// The email scope flow with the scope's words reversed and the query's parameters in
 /// another order (`ReverseScopeOrderInAuthorizationEndpointRequest`,
 /// `BuildPlainRedirectToAuthorizationEndpointReorderedParams`).
-#[tokio::test]
-async fn oidcc_alternate_happy_flow() {
-    let mut suite = Suite::new().await;
+async fn oidcc_alternate_happy_flow(auth: Auth) {
+    let mut suite = Suite::new(auth).await;
     let mut request = suite.request("email openid");
     request.params.reverse();
     let flow = suite.flow(&request, &[]).await;
@@ -736,25 +771,21 @@ async fn oidcc_alternate_happy_flow() {
     assert_scope_claims(&request.scope, &userinfo);
 }
 
-#[tokio::test]
-async fn oidcc_display_page() {
-    happy_with(&[("display", "page")]).await;
+async fn oidcc_display_page(auth: Auth) {
+    happy_with(auth, &[("display", "page")]).await;
 }
 
-#[tokio::test]
-async fn oidcc_display_popup() {
-    happy_with(&[("display", "popup")]).await;
+async fn oidcc_display_popup(auth: Auth) {
+    happy_with(auth, &[("display", "popup")]).await;
 }
 
-#[tokio::test]
-async fn oidcc_ensure_request_with_unknown_parameter_succeeds() {
-    happy_with(&[("extra", "foobar")]).await;
+async fn oidcc_ensure_request_with_unknown_parameter_succeeds(auth: Auth) {
+    happy_with(auth, &[("extra", "foobar")]).await;
 }
 
 /// `AddLoginHintFromConfigurationToAuthorizationEndpointRequest`: `buffy@<issuer host>`.
-#[tokio::test]
-async fn oidcc_login_hint() {
-    let mut suite = Suite::new().await;
+async fn oidcc_login_hint(auth: Auth) {
+    let mut suite = Suite::new(auth).await;
     let hint = format!("buffy@{}", url::Url::parse(&suite.server.issuer).unwrap().host_str().unwrap());
     let request = suite.request("openid").with(&[("login_hint", &hint)]);
     let prompt = suite.start(&request, false).await;
@@ -762,27 +793,24 @@ async fn oidcc_login_hint() {
     suite.finish(&request, prompt, &[]).await;
 }
 
-#[tokio::test]
-async fn oidcc_ui_locales() {
-    let mut suite = Suite::new().await;
+async fn oidcc_ui_locales(auth: Auth) {
+    let mut suite = Suite::new(auth).await;
     let request = suite.request("openid").with(&[("ui_locales", "se")]);
     let prompt = suite.start(&request, false).await;
     assert_eq!(prompt["auth_request"]["ui_locales"], json!(["se"]), "the front-end sees the locales");
     suite.finish(&request, prompt, &[]).await;
 }
 
-#[tokio::test]
-async fn oidcc_claims_locales() {
-    happy_with(&[("claims_locales", "se")]).await;
+async fn oidcc_claims_locales(auth: Auth) {
+    happy_with(auth, &[("claims_locales", "se")]).await;
 }
 
 /// `OIDCCAddAcrValuesToAuthorizationEndpointRequest`: the advertised `acr_values_supported`,
 /// or `1 2` without them; `ValidateIdTokenACRClaimAgainstAcrValuesRequest` (WARN) wants one
 /// of them back. The front-end decides the `acr` (here it authenticates at the first one
 /// asked for); the provider must carry it into the ID token.
-#[tokio::test]
-async fn oidcc_ensure_request_with_acr_values_succeeds() {
-    let mut suite = Suite::new().await;
+async fn oidcc_ensure_request_with_acr_values_succeeds(auth: Auth) {
+    let mut suite = Suite::new(auth).await;
     let acr_values = match suite.discovery["acr_values_supported"].as_array() {
         Some(values) => values.iter().map(|v| v.as_str().unwrap()).collect::<Vec<_>>().join(" "),
         None => "1 2".to_owned(),
@@ -796,8 +824,8 @@ async fn oidcc_ensure_request_with_acr_values_succeeds() {
 /// The first login of the modules that authorize twice; the SSO cookie stays with the suite.
 /// The user remembers the consent: without that, a second `prompt=none` request in the same
 /// SSO session is answered `consent_required` today (session-scoped consent is issue 11).
-async fn first_login(extra: &[(&str, &str)]) -> (Suite, Flow) {
-    let mut suite = Suite::new().await;
+async fn first_login(auth: Auth, extra: &[(&str, &str)]) -> (Suite, Flow) {
+    let mut suite = Suite::new(auth).await;
     suite.remember = true;
     let request = suite.request("openid").with(extra);
     let flow = suite.flow(&request, &[]).await;
@@ -827,9 +855,8 @@ async fn silent(suite: &mut Suite, extra: &[(&str, &str)]) -> Flow {
 
 /// `prompt=login` re-authenticates (a second login page) and the new `auth_time` is later
 /// (`CheckSecondIdTokenAuthTimeIsLaterIfPresent`).
-#[tokio::test]
-async fn oidcc_prompt_login() {
-    let (mut suite, first) = first_login(&[]).await;
+async fn oidcc_prompt_login(auth: Auth) {
+    let (mut suite, first) = first_login(auth, &[]).await;
     suite.server.clock.advance(1);
     let request = suite.request("openid").with(&[("prompt", "login")]);
     let prompt = suite.start(&request, false).await;
@@ -840,9 +867,8 @@ async fn oidcc_prompt_login() {
     }
 }
 
-#[tokio::test]
-async fn oidcc_prompt_none_not_logged_in() {
-    let suite = Suite::new().await;
+async fn oidcc_prompt_none_not_logged_in(auth: Auth) {
+    let suite = Suite::new(auth).await;
     let mut request = suite.request("openid").with(&[("prompt", "none")]);
     // A 128-character state, to check the provider returns it intact.
     let state: String = (0..7).map(|_| random_jti()).collect::<String>()[..128].to_owned();
@@ -864,16 +890,14 @@ async fn oidcc_prompt_none_not_logged_in() {
 
 /// After an interactive login and consent, `prompt=none` in the same SSO session succeeds
 /// without asking anything.
-#[tokio::test]
-async fn oidcc_prompt_none_logged_in() {
-    let (mut suite, first) = first_login(&[]).await;
+async fn oidcc_prompt_none_logged_in(auth: Auth) {
+    let (mut suite, first) = first_login(auth, &[]).await;
     let second = silent(&mut suite, &[("prompt", "none")]).await;
     assert_same_auth(&first, &second);
 }
 
-#[tokio::test]
-async fn oidcc_max_age_1() {
-    let (mut suite, first) = first_login(&[]).await;
+async fn oidcc_max_age_1(auth: Auth) {
+    let (mut suite, first) = first_login(auth, &[]).await;
     // WaitFor2Seconds, then max_age=1: the login is too old, so the user logs in again.
     suite.server.clock.advance(2);
     let request = suite.request("openid").with(&[("max_age", "1")]);
@@ -888,9 +912,8 @@ async fn oidcc_max_age_1() {
     assert!(auth_time >= now - 5 * 60 - 1, "CheckIdTokenAuthTimeIsRecentIfPresent");
 }
 
-#[tokio::test]
-async fn oidcc_max_age_10000() {
-    let (mut suite, first) = first_login(&[("max_age", "15000")]).await;
+async fn oidcc_max_age_10000(auth: Auth) {
+    let (mut suite, first) = first_login(auth, &[("max_age", "15000")]).await;
     assert!(first.id["auth_time"].is_i64(), "CheckIdTokenAuthTimeClaimPresentDueToMaxAge (first)");
     let second = silent(&mut suite, &[("max_age", "10000")]).await;
     assert!(second.id["auth_time"].is_i64(), "CheckIdTokenAuthTimeClaimPresentDueToMaxAge (second)");
@@ -898,9 +921,8 @@ async fn oidcc_max_age_10000() {
 }
 
 /// The second request has `prompt=none` and the first ID token as `id_token_hint`.
-#[tokio::test]
-async fn oidcc_id_token_hint() {
-    let (mut suite, first) = first_login(&[]).await;
+async fn oidcc_id_token_hint(auth: Auth) {
+    let (mut suite, first) = first_login(auth, &[]).await;
     let hint = first.tokens["id_token"].as_str().unwrap().to_owned();
     let second = silent(&mut suite, &[("prompt", "none"), ("id_token_hint", &hint)]).await;
     assert_same_auth(&first, &second);
@@ -914,17 +936,15 @@ async fn reuse(suite: &Suite, flow: &Flow) {
     assert_invalid_grant(status, &headers, &body);
 }
 
-#[tokio::test]
-async fn oidcc_codereuse() {
-    let (suite, flow) = happy("openid", &[]).await;
+async fn oidcc_codereuse(auth: Auth) {
+    let (suite, flow) = happy(auth, "openid", &[]).await;
     reuse(&suite, &flow).await;
 }
 
 /// Thirty seconds later the reused code is refused and the access token it gave is revoked
 /// (RFC 6749 §4.1.2; `EnsureHttpStatusCodeIs4xx` is a WARN).
-#[tokio::test]
-async fn oidcc_codereuse_30seconds() {
-    let (suite, flow) = happy("openid", &[]).await;
+async fn oidcc_codereuse_30seconds(auth: Auth) {
+    let (suite, flow) = happy(auth, "openid", &[]).await;
     suite.server.clock.advance(30);
     reuse(&suite, &flow).await;
     let status = suite.userinfo_status(flow.tokens["access_token"].as_str().unwrap()).await;
@@ -933,9 +953,8 @@ async fn oidcc_codereuse_30seconds() {
 
 /// A redirect URI the client never registered (`CreateBadRedirectUriByAppending`): an error
 /// page, never a redirect to it or to the registered one.
-#[tokio::test]
-async fn oidcc_ensure_registered_redirect_uri() {
-    let suite = Suite::new().await;
+async fn oidcc_ensure_registered_redirect_uri(auth: Auth) {
+    let suite = Suite::new(auth).await;
     let bad = format!("{REDIRECT_URI}/{}", &random_jti()[..10]);
     let mut request = suite.request("openid");
     for (k, v) in &mut request.params {
@@ -948,9 +967,8 @@ async fn oidcc_ensure_registered_redirect_uri() {
     assert!(prompt.get("uri").is_none(), "no redirect at all: {prompt}");
 }
 
-#[tokio::test]
-async fn oidcc_ensure_post_request_succeeds() {
-    let mut suite = Suite::new().await;
+async fn oidcc_ensure_post_request_succeeds(auth: Auth) {
+    let mut suite = Suite::new(auth).await;
     let request = suite.request("openid");
     let prompt = suite.start(&request, true).await;
     let flow = suite.finish(&request, prompt, &[]).await;
@@ -961,9 +979,8 @@ async fn oidcc_ensure_post_request_succeeds() {
 /// `offline_access` (advertised, so requested, with `prompt=consent`); each refreshes with
 /// the scope, the new ID token agreeing with the first (`CompareIdTokenClaims`); client 1
 /// cannot use client 2's refresh token.
-#[tokio::test]
-async fn oidcc_refresh_token() {
-    let mut suite = Suite::new().await;
+async fn oidcc_refresh_token(auth: Auth) {
+    let mut suite = Suite::new(auth).await;
     let scopes = suite.discovery["scopes_supported"].as_array().unwrap();
     assert!(
         scopes.contains(&json!("offline_access")),
@@ -972,8 +989,7 @@ async fn oidcc_refresh_token() {
     let grants = suite.discovery["grant_types_supported"].as_array().unwrap();
     assert!(grants.contains(&json!("refresh_token")), "EnsureServerConfigurationSupportsRefreshToken (WARN)");
     let first_client = suite.client.clone();
-    let mut second_client = suite.server.web_client(json!({"redirect_uris": [REDIRECT_URI]})).await;
-    second_client["token_endpoint_auth_method"] = json!("client_secret_basic");
+    let second_client = suite.second_client().await;
 
     let mut refresh_tokens = Vec::new();
     for client in [&first_client, &second_client] {
@@ -1019,9 +1035,8 @@ async fn oidcc_refresh_token() {
     assert_invalid_grant(status, &headers, &body);
 }
 
-#[tokio::test]
-async fn oidcc_ensure_request_with_valid_pkce_succeeds() {
-    let mut suite = Suite::new().await;
+async fn oidcc_ensure_request_with_valid_pkce_succeeds(auth: Auth) {
+    let mut suite = Suite::new(auth).await;
     // SetupPkceAndAddToAuthorizationRequest: a random verifier, its S256 challenge.
     let verifier = format!("{}{}{}", random_jti(), random_jti(), random_jti());
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
@@ -1030,3 +1045,57 @@ async fn oidcc_ensure_request_with_valid_pkce_succeeds() {
     let flow = suite.flow(&request, &[("code_verifier", &verifier)]).await;
     assert_eq!(flow.id["sub"], "buffy");
 }
+
+/// Each module of the plan as a test per `client_auth_type` variant it runs with:
+/// `conformance::basic::client_secret_basic::oidcc_server`, `…::private_key_jwt::oidcc_server`.
+macro_rules! variants {
+    ($($module:ident),* $(,)?) => {
+        mod client_secret_basic {
+            $(#[tokio::test]
+            async fn $module() {
+                super::$module(super::Auth::Basic).await;
+            })*
+        }
+        mod private_key_jwt {
+            $(#[tokio::test]
+            async fn $module() {
+                super::$module(super::Auth::PrivateKeyJwt).await;
+            })*
+        }
+    };
+}
+
+variants!(
+    oidcc_server,
+    oidcc_response_type_missing,
+    oidcc_idtoken_unsigned,
+    oidcc_userinfo_get,
+    oidcc_userinfo_post_header,
+    oidcc_userinfo_post_body,
+    oidcc_ensure_request_without_nonce_succeeds_for_code_flow,
+    oidcc_scope_profile,
+    oidcc_scope_email,
+    oidcc_scope_address,
+    oidcc_scope_phone,
+    oidcc_scope_all,
+    oidcc_alternate_happy_flow,
+    oidcc_display_page,
+    oidcc_display_popup,
+    oidcc_ensure_request_with_unknown_parameter_succeeds,
+    oidcc_login_hint,
+    oidcc_ui_locales,
+    oidcc_claims_locales,
+    oidcc_ensure_request_with_acr_values_succeeds,
+    oidcc_prompt_login,
+    oidcc_prompt_none_not_logged_in,
+    oidcc_prompt_none_logged_in,
+    oidcc_max_age_1,
+    oidcc_max_age_10000,
+    oidcc_id_token_hint,
+    oidcc_codereuse,
+    oidcc_codereuse_30seconds,
+    oidcc_ensure_registered_redirect_uri,
+    oidcc_ensure_post_request_succeeds,
+    oidcc_refresh_token,
+    oidcc_ensure_request_with_valid_pkce_succeeds,
+);

@@ -143,6 +143,27 @@ async fn oidcc_server() {
     }
 }
 
+/// `oidcc-idtoken-signature` with a dynamic client (OIDCCIdTokenSignature.java): registered
+/// with no `id_token_signed_response_alg`, the client gets an ID token with a `kid`
+/// (`EnsureIdTokenContainsKid`) signed with RS256, the default of Dynamic Registration §2
+/// (`EnsureIdTokenSignatureIsRS256`), which the registration echoes.
+#[tokio::test]
+async fn oidcc_idtoken_signature() {
+    let ca = TestCa::new();
+    let server = provider(&ca).await;
+    let key = suite_key();
+    let client = register_and_verify(&server, &registration_request("private_key_jwt", &key, REDIRECT_URI)).await;
+    assert_eq!(client["id_token_signed_response_alg"], "RS256", "{client}");
+    let (code, nonce, redirect_uri) = suite_authorize(&server, &client, "openid", &[], json!({"scope": "*"})).await;
+    let claims = assertion_claims(client["client_id"].as_str().unwrap(), &server.url("/token"), server.clock.now().0);
+    let tokens = redeem(&server, &code, &redirect_uri, &key.sign(&claims)).await;
+    let header = jsonwebtoken::decode_header(tokens["id_token"].as_str().unwrap()).unwrap();
+    assert!(header.kid.is_some(), "EnsureIdTokenContainsKid");
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256, "EnsureIdTokenSignatureIsRS256");
+    verified_id_token(&server, &client, &tokens, &nonce).await;
+    unregister(&server, &client).await;
+}
+
 /// The logo, policy and terms modules: a client registered with the member (the suite's own
 /// https URLs) is shown with it on the login page (`ExpectLoginPageWith…`), and on the consent
 /// page after it, by the example front-end.

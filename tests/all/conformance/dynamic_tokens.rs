@@ -3,29 +3,37 @@
 //! `oidcc-idtoken-rs256` and `oidcc-idtoken-unsigned` (OIDCCUserInfoRS256.java,
 //! OIDCCIdTokenRS256.java, OIDCCIdTokenUnsigned.java and the conditions they call).
 //!
-//! The client is registered as `OIDCCCreateDynamicClientRegistrationRequest` builds it
-//! (`client_secret_basic`, `response_types: ["code"]`, one redirect URI) plus the member the
-//! module adds; through the client API until the registration endpoint lands.
+//! The client is registered at the registration endpoint as
+//! `OIDCCCreateDynamicClientRegistrationRequest` builds it for the plan's `private_key_jwt`
+//! variant (its RS256 key in `jwks`, `response_types: ["code"]`, one redirect URI) plus the
+//! member the module adds, and authenticates at the token endpoint with an assertion.
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use openidconnect::core::CoreJwsSigningAlgorithm;
-use openidconnect::{OAuth2TokenResponse, TokenResponse, UserInfoResponseType};
+use openidconnect::UserInfoResponseType;
+use openidconnect::core::{CoreIdToken, CoreJwsSigningAlgorithm};
 use serde_json::{Value, json};
 
-use crate::support::rp::{Rp, consent_to_code, open_session};
+use crate::client_auth_jwt::{redeem, suite_authorize, suite_key, verified_id_token};
+use crate::support::client_jwt::{ClientKey, assertion_claims, jwks};
+use crate::support::rp::Rp;
 use crate::support::{TestServer, merge};
 
-/// The registration request of the suite's dynamic client, with `extra`; what the API answered.
-async fn register(server: &TestServer, extra: Value) -> (u16, Value) {
+/// The registration request of the suite's dynamic client, with `extra`, sent to the
+/// discovered `registration_endpoint` (open on a loopback issuer); what it answered.
+async fn register(server: &TestServer, key: &ClientKey, extra: Value) -> (u16, Value) {
     let mut metadata = json!({
         "client_name": "oidcc-dynamic-client",
         "redirect_uris": ["https://localhost.emobix.co.uk:8443/test/a/gatehouse/callback"],
         "response_types": ["code"],
         "grant_types": ["authorization_code"],
-        "token_endpoint_auth_method": "client_secret_basic",
+        "token_endpoint_auth_method": "private_key_jwt",
+        "jwks": jwks(&[key]),
     });
     merge(&mut metadata, extra);
-    server.admin(openidconnect::reqwest::Method::POST, "/clients/v1", Some(metadata)).await
+    let endpoint =
+        discovery(server).await["registration_endpoint"].as_str().expect("a registration endpoint").to_owned();
+    let resp = server.http.post(endpoint).json(&metadata).send().await.unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
 }
 
 async fn discovery(server: &TestServer) -> Value {
@@ -36,14 +44,15 @@ fn algs(doc: &Value, member: &str) -> Vec<String> {
     doc[member].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect()
 }
 
-/// The code flow up to the verified ID token, as `AbstractOIDCCServerTest` runs it.
-async fn code_flow(server: &TestServer, info: &Value) -> (Rp, openidconnect::core::CoreTokenResponse, Value) {
-    let rp = Rp::new(server, info).await;
-    let (pending, sid) = open_session(server, &rp, &["email"], &[]).await;
-    let (_, code) = consent_to_code(server, &sid, json!({"scope": "*"})).await;
-    let tokens = rp.redeem(&code, pending.verifier).await.expect("token exchange");
-    let claims = rp.verify_id_token(&tokens, &pending.nonce);
-    (rp, tokens, claims)
+/// The code flow up to the verified ID token, as `AbstractOIDCCServerTest` runs it: the token
+/// response and the ID token's claims.
+async fn code_flow(server: &TestServer, info: &Value, key: &ClientKey) -> (Value, Value) {
+    let (code, nonce, redirect_uri) = suite_authorize(server, info, "openid email", &[], json!({"scope": "*"})).await;
+    let now = gatehouse_protocol::world::Clock::now(&server.clock).0;
+    let assertion = key.sign(&assertion_claims(info["client_id"].as_str().unwrap(), &server.url("/token"), now));
+    let tokens = redeem(server, &code, &redirect_uri, &assertion).await;
+    let claims = verified_id_token(server, info, &tokens, &nonce).await;
+    (tokens, claims)
 }
 
 /// A JWT's header as JSON.
@@ -60,11 +69,12 @@ async fn oidcc_userinfo_rs256() {
     let doc = discovery(&server).await;
     assert!(algs(&doc, "userinfo_signing_alg_values_supported").contains(&"RS256".to_owned()));
     // AddUserinfoSignedResponseAlgRS256ToDynamicRegistrationRequest.
-    let (status, info) = register(&server, json!({"userinfo_signed_response_alg": "RS256"})).await;
+    let key = suite_key();
+    let (status, info) = register(&server, &key, json!({"userinfo_signed_response_alg": "RS256"})).await;
     assert_eq!(status, 201, "{info}");
     assert_eq!(info["userinfo_signed_response_alg"], "RS256", "echoed");
-    let (rp, tokens, id_claims) = code_flow(&server, &info).await;
-    let access = tokens.access_token().secret();
+    let (tokens, id_claims) = code_flow(&server, &info, &key).await;
+    let access = tokens["access_token"].as_str().unwrap();
 
     let resp = server.http.get(server.url("/userinfo")).bearer_auth(access).send().await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -102,9 +112,10 @@ async fn oidcc_userinfo_rs256() {
     assert_eq!(claims["email"], "alice@example.com");
 
     // And an RP library that asks for the JWT verifies it too.
+    let rp = Rp::new(&server, &info).await;
     let verified: openidconnect::core::CoreUserInfoClaims = rp
         .client
-        .user_info(openidconnect::AccessToken::new(access.clone()), None)
+        .user_info(openidconnect::AccessToken::new(access.to_owned()), None)
         .unwrap()
         .set_response_type(UserInfoResponseType::Jwt)
         .require_signed_response(true)
@@ -118,15 +129,17 @@ async fn oidcc_userinfo_rs256() {
 async fn oidcc_idtoken_rs256() {
     let server = TestServer::start().await;
     // AddIdTokenSigningAlgRS256ToDynamicRegistrationRequest.
-    let (status, info) = register(&server, json!({"id_token_signed_response_alg": "RS256"})).await;
+    let key = suite_key();
+    let (status, info) = register(&server, &key, json!({"id_token_signed_response_alg": "RS256"})).await;
     assert_eq!(status, 201, "{info}");
-    let (_, tokens, claims) = code_flow(&server, &info).await;
-    let id_token = tokens.id_token().unwrap().to_string();
-    let header = header(&id_token);
+    let (tokens, claims) = code_flow(&server, &info, &key).await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let header = header(id_token);
     // EnsureIdTokenContainsKid, CheckIdTokenSignatureAlgorithm (the registered one).
     assert!(header["kid"].is_string(), "OIDCC-10.1: {header}");
     assert_eq!(header["alg"], "RS256", "OIDCC-3.1.3.7");
-    let signed_alg = tokens.id_token().unwrap().signing_alg().unwrap();
+    let parsed: CoreIdToken = id_token.parse().unwrap();
+    let signed_alg = parsed.signing_alg().unwrap();
     assert_eq!(*signed_alg, CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256);
     // performIdTokenValidation: the library checked signature, iss, aud, exp, nonce, at_hash.
     assert_eq!(claims["sub"], "alice");
@@ -142,7 +155,7 @@ async fn oidcc_idtoken_unsigned() {
     assert!(!offered.contains(&"none".to_owned()), "{offered:?}");
     // Were the client registered anyway, `none` is refused as metadata Gatehouse does not
     // support (RFC 7591 §3.2.2), never silently replaced by a signed token.
-    let (status, body) = register(&server, json!({"id_token_signed_response_alg": "none"})).await;
+    let (status, body) = register(&server, &suite_key(), json!({"id_token_signed_response_alg": "none"})).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "invalid_client_metadata", "{body}");
     assert!(body["error_description"].as_str().unwrap().contains("none"), "{body}");

@@ -12,6 +12,7 @@ use crate::error::{ApiError, ErrorCode, OAuthError};
 use crate::model::{CLIENTS, Client, ClientMetadata, ClientSource, is_valid_client_id};
 use crate::provider::Provider;
 use crate::secret::{TokenHash, constant_time_eq};
+use crate::signer::Alg;
 use crate::userinfo::BearerError;
 
 /// A client as the registration and configuration endpoints answer with it (RFC 7591 §3.2.1,
@@ -75,13 +76,25 @@ impl Provider {
     /// RFC 7591 §3.1: registers a client from its metadata. Whether the caller may register
     /// (open registration, or an initial access token) is the server's check, made before.
     pub async fn register_dynamic(&self, body: Value) -> Result<Registered, RegistrationError> {
-        let reg = ClientRegistration::from_json(body)?;
+        let mut reg = ClientRegistration::from_json(body)?;
+        self.registration_defaults(&mut reg);
         if reg.client_id.is_some() || reg.client_secret.is_some() {
             return Err(bad_metadata("client_id and client_secret are assigned by the provider, not chosen").into());
         }
         let token = self.new_token();
         let (info, _) = self.register(reg, ClientSource::Dynamic, None, Some(TokenHash::of(&token))).await?;
         Ok(self.registered(info, Some(token)))
+    }
+
+    /// Dynamic Registration §2: "The default, if omitted, is RS256" for
+    /// `id_token_signed_response_alg`, so a client that registers itself and names no algorithm
+    /// gets what it expects (when the signer has an RSA key; otherwise the operator's
+    /// `signing.id_token_alg`). Clients made through the admin API keep the operator's default.
+    fn registration_defaults(&self, reg: &mut ClientRegistration) {
+        let m = &mut reg.metadata;
+        if m.id_token_signed_response_alg.is_none() && self.signer().supported_algorithms().contains(&Alg::RS256) {
+            m.id_token_signed_response_alg = Some(Alg::RS256);
+        }
     }
 
     /// RFC 7592 §2.1: the client's current registration.
@@ -106,6 +119,7 @@ impl Provider {
     ) -> Result<Registered, RegistrationError> {
         let client = self.managed_client(client_id, token).await?;
         let mut reg = ClientRegistration::from_json(body)?;
+        self.registration_defaults(&mut reg);
         let current = self.current_secret(&client)?;
         if let Some(given) = reg.client_secret.take() {
             let same = current.as_ref().is_some_and(|c| constant_time_eq(c.as_bytes(), given.expose().as_bytes()));
