@@ -18,6 +18,7 @@ mod hardening;
 mod hardening_edge;
 mod hsm;
 mod introspection;
+mod logout;
 mod negative;
 mod outbound;
 mod pairwise;

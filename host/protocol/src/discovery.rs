@@ -73,6 +73,19 @@ impl Provider {
         if let Some(registration) = &s.endpoints.registration {
             metadata["registration_endpoint"] = json!(registration);
         }
+        // RP-Initiated, Front-Channel and Back-Channel Logout, when a front-end confirms
+        // logouts: every ended session is told to its clients, with `iss` and `sid`.
+        if let Some(end_session) = &s.endpoints.end_session {
+            metadata["end_session_endpoint"] = json!(end_session);
+            for member in [
+                "frontchannel_logout_supported",
+                "frontchannel_logout_session_supported",
+                "backchannel_logout_supported",
+                "backchannel_logout_session_supported",
+            ] {
+                metadata[member] = json!(true);
+            }
+        }
         metadata
     }
 

@@ -16,6 +16,7 @@ pub mod introspection;
 pub mod jose;
 pub mod jwe;
 pub mod logged;
+pub mod logout;
 pub mod model;
 pub mod pairwise;
 pub mod par;

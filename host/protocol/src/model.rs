@@ -435,6 +435,48 @@ pub struct SubjectSession {
     pub claims: JsonObject,
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
+    /// The clients this session answered, oldest first: who is told when it ends
+    /// (back- and front-channel logout). At most [`SubjectSession::MAX_CLIENTS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<String>,
+}
+
+impl SubjectSession {
+    pub const MAX_CLIENTS: usize = 64;
+
+    /// Notes that the session answered `client_id`; whether that changed the record.
+    pub fn add_client(&mut self, client_id: &str) -> bool {
+        if self.clients.iter().any(|c| c == client_id) {
+            return false;
+        }
+        if self.clients.len() >= Self::MAX_CLIENTS {
+            self.clients.remove(0);
+        }
+        self.clients.push(client_id.to_owned());
+        true
+    }
+}
+
+/// An RP-initiated logout request waiting for the front-end to confirm it with the user
+/// (OpenID Connect RP-Initiated Logout 1.0), stored under its id until it is answered or
+/// expires.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogoutRequest {
+    pub id: String,
+    /// The client that asked, from `client_id` or the `id_token_hint`'s audience.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// A registered `post_logout_redirect_uri` of that client, with `state` already added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<String>,
+    /// The `sid` of the hint's ID token: the session the client believes it is in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint_sid: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ui_locales: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logout_hint: Option<String>,
+    pub expires_at: UnixTime,
 }
 
 /// Token settings a consent can choose (Connect2id's shape).
@@ -636,3 +678,4 @@ pub struct ProviderSecret {
 pub const PROVIDER_SECRETS: Collection<ProviderSecret> = Collection::new("provider_secrets");
 pub const REVOKED_ACCESS_TOKENS: Collection<RevokedToken> = Collection::new("revoked_access_tokens");
 pub const PUSHED_REQUESTS: Collection<PushedRequest> = Collection::new("pushed_requests");
+pub const LOGOUT_REQUESTS: Collection<LogoutRequest> = Collection::new("logout_requests");

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::client_keys::ClientKeyCache;
 use crate::fetch::Fetcher;
+use crate::logout::LogoutDelivery;
 use crate::plugins::Policies;
 use crate::secret::{Sealer, Secret};
 use crate::signer::{Alg, Signer};
@@ -91,6 +92,8 @@ pub struct Endpoints {
     pub introspection: String,
     pub revocation: String,
     pub pushed_authorization_request: String,
+    /// RP-Initiated Logout's `end_session_endpoint`; `None` when no front-end confirms logouts.
+    pub end_session: Option<String>,
 }
 
 impl Endpoints {
@@ -105,6 +108,7 @@ impl Endpoints {
             introspection: format!("{issuer}/introspect"),
             revocation: format!("{issuer}/revoke"),
             pushed_authorization_request: format!("{issuer}/par"),
+            end_session: Some(format!("{issuer}/logout")),
         }
     }
 }
@@ -165,6 +169,8 @@ pub struct Ports {
     pub policies: Policies,
     /// Documents from URLs clients name (`jwks_uri`, `sector_identifier_uri`, `request_uri`).
     pub fetcher: Arc<dyn Fetcher>,
+    /// Back-channel logout tokens, delivered off the request path.
+    pub logout_delivery: Arc<dyn LogoutDelivery>,
 }
 
 /// The OpenID provider.
@@ -204,6 +210,10 @@ impl Provider {
 
     pub(crate) fn random(&self) -> &dyn Random {
         self.ports.random.as_ref()
+    }
+
+    pub(crate) fn logout_delivery(&self) -> &dyn LogoutDelivery {
+        self.ports.logout_delivery.as_ref()
     }
 
     pub fn fetcher(&self) -> &dyn Fetcher {

@@ -124,6 +124,7 @@ pub const COLLECTIONS: &[&str] = &[
     "revoked_access_tokens",
     "provider_secrets",
     "pushed_requests",
+    "logout_requests",
 ];
 
 /// A typed view of one collection.

@@ -13,7 +13,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use gatehouse_plugin_host::{PluginHost, RuntimeSettings, Watcher};
 use gatehouse_protocol::plugins::Policies;
 use gatehouse_protocol::secret::{Sealer, Secret, sha256_hex};
@@ -27,6 +27,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{Config, RegistrationMode, SigningBackend, StorageBackend};
 use crate::http::{BodyLimit, TokenHashes};
+use crate::logout_delivery::BackchannelDelivery;
 use crate::metrics::{HttpMetrics, Listener, MetricSource, PluginCalls, SignerMetricsSource, Snapshot, StorePool};
 use crate::routes;
 use crate::serve::{self, Gates, Limits};
@@ -54,6 +55,8 @@ pub struct Inner {
     /// The initial access tokens registration needs; `None` when registration is open.
     pub registration_tokens: Option<TokenHashes>,
     pub login_url: Option<String>,
+    /// Where the end-session endpoint sends browsers (`frontend.logout_url`).
+    pub logout_url: Option<String>,
     pub http_metrics: Arc<HttpMetrics>,
     pub metric_sources: Vec<Arc<dyn MetricSource>>,
     /// The HSM backend, when signing uses one: rescanned by the admin API and SIGHUP.
@@ -157,6 +160,8 @@ impl Gatehouse {
 
         let (plugins, plugin_watcher) = plugin_host(config).await?;
         let settings = settings(config);
+        let outbound = Arc::new(crate::outbound::Outbound::new(&config.outbound).map_err(StartupError)?);
+        let backchannel = BackchannelDelivery::new(outbound.clone(), config.logout.backchannel_retry_delays.clone());
         let ports = Ports {
             store: store.clone(),
             signer: signer.clone(),
@@ -164,7 +169,8 @@ impl Gatehouse {
             clock,
             random: random.clone(),
             policies: overrides.policies.unwrap_or_else(|| plugins.policies()),
-            fetcher: Arc::new(crate::outbound::Outbound::new(&config.outbound).map_err(StartupError)?),
+            fetcher: outbound.clone(),
+            logout_delivery: Arc::new(backchannel.clone()),
         };
         let provider = Provider::new(settings, ports);
         provider
@@ -198,6 +204,7 @@ impl Gatehouse {
             Arc::new(Listener(gates.clone())),
             Arc::new(StorePool(store)),
             Arc::new(SignerMetricsSource(signer)),
+            backchannel.metrics(),
             Arc::new(PluginCalls(plugins.clone())),
         ];
         let state = AppState(Arc::new(Inner {
@@ -206,6 +213,7 @@ impl Gatehouse {
             admin_api: TokenHashes::new("admin API", &admin_hashes),
             registration_tokens,
             login_url: config.frontend.login_url.clone(),
+            logout_url: config.frontend.logout_url.clone(),
             http_metrics,
             metric_sources,
             hsm,
@@ -238,6 +246,11 @@ impl Gatehouse {
             .route("/{sid}/data", get(routes::authz_sessions::get_data).put(routes::authz_sessions::put_data))
             .route_layer(middleware::from_fn_with_state(self.state.clone(), require_authz_token))
             .layer(Extension(BodyLimit::SESSIONS));
+        let logout = Router::new()
+            .route("/{id}", get(routes::logout::get).delete(routes::logout::cancel))
+            .route("/{id}/confirm", post(routes::logout::confirm))
+            .route_layer(middleware::from_fn_with_state(self.state.clone(), require_authz_token))
+            .layer(Extension(BodyLimit::SESSIONS));
         let clients = Router::new()
             .route("/", post(routes::clients::create).get(routes::clients::list))
             .route("/{id}", get(routes::clients::get).put(routes::clients::update).delete(routes::clients::delete))
@@ -246,6 +259,7 @@ impl Gatehouse {
         let admin = Router::new()
             .route("/keys", get(routes::keys::plan))
             .route("/keys/rescan", post(routes::keys::rescan))
+            .route("/subject-sessions/{sid}", delete(routes::logout::end_subject_session))
             .route(
                 "/plugins",
                 get(routes::plugins::list)
@@ -269,8 +283,10 @@ impl Gatehouse {
             .route("/userinfo", get(routes::oauth::userinfo_get).post(routes::oauth::userinfo_post))
             .route("/introspect", post(routes::tokens::introspect))
             .route("/revoke", post(routes::tokens::revoke))
+            .route("/logout", get(routes::logout::end_session_get).post(routes::logout::end_session_post))
             .route("/openapi.yaml", get(openapi))
             .nest("/authz-sessions/v1", authz)
+            .nest("/logout-requests/v1", logout)
             .nest("/clients/v1", clients)
             .merge(self.registration_routes())
             .nest("/monitor/v1", monitor)
@@ -361,6 +377,9 @@ fn settings(config: &Config) -> Settings {
     settings.endpoints = Endpoints::under(&settings.issuer);
     if config.registration_mode() == RegistrationMode::Off {
         settings.endpoints.registration = None;
+    }
+    if config.frontend.logout_url.is_none() {
+        settings.endpoints.end_session = None;
     }
     let l = &config.lifetimes;
     settings.lifetimes = Lifetimes {

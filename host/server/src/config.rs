@@ -78,6 +78,34 @@ pub struct Config {
     pub introspection: IntrospectionConfig,
     #[serde(default)]
     pub par: ParConfig,
+    #[serde(default)]
+    pub logout: LogoutConfig,
+}
+
+/// Logout (RP-Initiated, Back-Channel and Front-Channel Logout 1.0).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutConfig {
+    /// How long to wait before each new try of a back-channel logout the client did not
+    /// answer with 200 or 204; one try more than there are delays.
+    #[serde(deserialize_with = "durations", default = "default_retry_delays")]
+    pub backchannel_retry_delays: Vec<Duration>,
+}
+
+/// A list of durations written as humantime strings (`["2s", "1m"]`).
+fn durations<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+    let list: Vec<humantime_serde::Serde<Duration>> = Deserialize::deserialize(d)?;
+    Ok(list.into_iter().map(humantime_serde::Serde::into_inner).collect())
+}
+
+fn default_retry_delays() -> Vec<Duration> {
+    vec![Duration::from_secs(2), Duration::from_secs(10), Duration::from_secs(60)]
+}
+
+impl Default for LogoutConfig {
+    fn default() -> Self {
+        Self { backchannel_retry_delays: default_retry_delays() }
+    }
 }
 
 /// Pushed authorization requests (RFC 9126).
@@ -410,6 +438,11 @@ pub struct FrontendConfig {
     /// authentication request's query string.
     #[serde(default)]
     pub login_url: Option<String>,
+    /// The front-end's page the end-session endpoint sends browsers to, with
+    /// `?logout_request=<id>`, to confirm a logout with the user. Without it there is no
+    /// `end_session_endpoint`.
+    #[serde(default)]
+    pub logout_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -609,6 +642,9 @@ impl Config {
                     )));
                 }
             }
+        }
+        if let Some(url) = &self.frontend.logout_url {
+            url::Url::parse(url).map_err(|e| ConfigError(format!("frontend.logout_url {url:?} is not a URL: {e}")))?;
         }
         if let Some(url) = &self.frontend.login_url {
             url::Url::parse(url).map_err(|e| ConfigError(format!("frontend.login_url {url:?} is not a URL: {e}")))?;

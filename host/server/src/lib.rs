@@ -4,6 +4,7 @@
 pub mod app;
 pub mod config;
 pub mod http;
+pub mod logout_delivery;
 pub mod metrics;
 pub mod outbound;
 pub mod routes;

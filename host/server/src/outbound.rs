@@ -96,6 +96,16 @@ impl Outbound {
     }
 }
 
+impl Outbound {
+    /// POSTs `form` to `url` under the same rules as a fetch (back-channel logout); the
+    /// answer's status. The body of the answer is not read.
+    pub async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<u16, FetchError> {
+        let parsed = self.check_url(url)?;
+        let response = self.client.post(parsed).form(form).send().await.map_err(|e| describe(&e))?;
+        Ok(response.status().as_u16())
+    }
+}
+
 /// `Cache-Control: max-age` in seconds; zero for `no-store` and `no-cache`.
 fn max_age(headers: &reqwest::header::HeaderMap) -> Option<u64> {
     let value = headers.get(reqwest::header::CACHE_CONTROL)?.to_str().ok()?;

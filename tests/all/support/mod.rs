@@ -28,6 +28,8 @@ pub const AUTHZ_TOKEN: &str = "test-authz-session-api-token";
 pub const ADMIN_TOKEN: &str = "test-admin-api-token";
 /// Where the server sends browsers; tests read the query off the redirect instead.
 pub const LOGIN_URL: &str = "http://frontend.test/login";
+/// Where the test server sends browsers to confirm a logout (`frontend.logout_url`).
+pub const LOGOUT_URL: &str = "http://frontend.test/logout";
 
 pub struct TestServer {
     /// Where this server is reached.
@@ -142,6 +144,7 @@ listen = "127.0.0.1:{port}"
 {http}
 [frontend]
 login_url = "{login_url}"
+logout_url = "{logout_url}"
 [api]
 authz_session_token_hashes = ["{authz}"]
 admin_token_hashes = ["{admin}"]
@@ -153,6 +156,7 @@ admin_token_hashes = ["{admin}"]
             authz = sha256_hex(AUTHZ_TOKEN.as_bytes()),
             admin = sha256_hex(ADMIN_TOKEN.as_bytes()),
             login_url = self.login_url,
+            logout_url = LOGOUT_URL,
             http = self.http_extra,
             extra = self.extra,
         )

@@ -96,6 +96,7 @@ impl World {
             random: Arc::new(SystemRandom),
             policies: Policies::default(),
             fetcher: Arc::new(gatehouse_protocol::fetch::NoFetcher),
+            logout_delivery: Arc::new(gatehouse_protocol::logout::NoDelivery),
         };
         let provider = Provider::new(Settings::new(ISSUER), ports);
         let jwks = json!({"keys": keys.iter().map(|(_, k)| k).collect::<Vec<_>>()});

@@ -61,6 +61,31 @@ fn check_request_uri(uri: &str) -> Result<(), ApiError> {
     }
 }
 
+/// `backchannel_logout_uri` is POSTed to by the provider, so https like every outbound
+/// request (Back-Channel Logout §2.2 allows http only "provided the OP allows" it; Gatehouse
+/// does not). `frontchannel_logout_uri` is loaded by the browser, and Front-Channel Logout §2
+/// says its "domain, port, and scheme ... MUST be the same as that of a registered
+/// Redirection URI value". Neither may carry a fragment.
+fn check_logout_uris(m: &ClientMetadata, loopback_issuer: bool) -> Result<(), ApiError> {
+    if let Some(uri) = &m.backchannel_logout_uri {
+        check_https("backchannel_logout_uri", uri)?;
+    }
+    if let Some(uri) = &m.frontchannel_logout_uri {
+        check_web_url("frontchannel_logout_uri", uri, loopback_issuer)?;
+        let url = Url::parse(uri).map_err(|e| bad_metadata(format!("frontchannel_logout_uri: {e}")))?;
+        if url.fragment().is_some() {
+            return Err(bad_metadata("frontchannel_logout_uri must not have a fragment"));
+        }
+        let origin = url.origin();
+        if !m.redirect_uris.iter().filter_map(|r| Url::parse(r).ok()).any(|r| r.origin() == origin) {
+            return Err(bad_metadata(
+                "frontchannel_logout_uri must have the scheme, host and port of a registered redirect URI",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// RFC 7591 §3.1.1: the provider "MAY ignore the software statement if it does not support
 /// this feature". Gatehouse does not; a statement that is not even a string is refused.
 fn drop_software_statement(m: &mut ClientMetadata) -> Result<(), ApiError> {
@@ -167,6 +192,7 @@ impl Provider {
             redirect_uris::check(uri, m.application_type, loopback)
                 .map_err(|reason| bad_metadata(format!("post_logout_redirect_uris: {uri:?}: {reason}")))?;
         }
+        check_logout_uris(m, loopback)?;
         for (field, value) in [
             ("logo_uri", &m.logo_uri),
             ("policy_uri", &m.policy_uri),

@@ -34,17 +34,12 @@ impl Provider {
         Ok(SUBJECT_SESSIONS.put(self.store(), &subject.sid, subject, Some(subject.expires_at)).await?)
     }
 
-    /// The subject session the front-end's SSO credential proves, if it can answer this
-    /// request without a new login (OpenID Connect Core §3.1.2.3).
-    pub(super) async fn usable_subject(
+    /// The live subject session `credential` proves, whatever the request.
+    pub(crate) async fn proved_subject(
         &self,
         credential: &Secret<String>,
-        request: &AuthorizationRequest,
         now: UnixTime,
     ) -> Result<Option<SubjectSession>, ApiError> {
-        if request.has_prompt(PromptValue::Login) {
-            return Ok(None);
-        }
         let credential = credential.expose();
         let Some((sid, _)) = credential.split_once('.').filter(|_| credential.len() <= MAX_CREDENTIAL) else {
             return Ok(None);
@@ -60,6 +55,23 @@ impl Provider {
             tracing::info!(sid, "an SSO credential did not match its subject session");
             return Ok(None);
         }
+        Ok(Some(subject))
+    }
+
+    /// The subject session the front-end's SSO credential proves, if it can answer this
+    /// request without a new login (OpenID Connect Core §3.1.2.3).
+    pub(super) async fn usable_subject(
+        &self,
+        credential: &Secret<String>,
+        request: &AuthorizationRequest,
+        now: UnixTime,
+    ) -> Result<Option<SubjectSession>, ApiError> {
+        if request.has_prompt(PromptValue::Login) {
+            return Ok(None);
+        }
+        let Some(subject) = self.proved_subject(credential, now).await? else {
+            return Ok(None);
+        };
         let age = now.0.saturating_sub(subject.auth_time.0);
         let fresh_enough = request.max_age.is_none_or(|max| age <= i64::try_from(max).unwrap_or(i64::MAX));
         let acr_met =

@@ -30,6 +30,7 @@ impl Provider {
             claims: input.claims,
             created_at: now,
             expires_at: now.plus(self.settings().lifetimes.subject_session),
+            clients: Vec::new(),
         });
         session.directive = AuthDirective::default();
         let client = self.session_client(&session).await?;
@@ -42,7 +43,7 @@ impl Provider {
     pub(super) async fn after_authentication(
         &self,
         mut session: AuthzSession,
-        subject: SubjectSession,
+        mut subject: SubjectSession,
         client: &Client,
         sso: Option<SsoToken>,
     ) -> Result<Prompt, ApiError> {
@@ -59,7 +60,9 @@ impl Provider {
             let e = OAuthError::new(ErrorCode::AccessDenied, "the authentication did not reach an essential acr value");
             return self.close_with_error(session, &e).await;
         }
-        if sso.is_some() {
+        // A new session is kept now; a resumed one again only when it answers a new client,
+        // which logout will have to tell.
+        if subject.add_client(&client.client_id) || sso.is_some() {
             self.keep_subject_session(&subject).await?;
         }
         let (mut scope, mut claims, previous) = self.consent_split(&session.request, &subject, client).await?;

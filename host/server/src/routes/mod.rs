@@ -3,6 +3,7 @@
 pub mod authz_sessions;
 pub mod clients;
 pub mod keys;
+pub mod logout;
 pub mod monitor;
 pub mod oauth;
 pub mod plugins;
