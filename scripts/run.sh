@@ -45,7 +45,8 @@ wait_for() {
 
 target/debug/gatehouse-demo-directory &
 pids+=($!)
-GATEHOUSE_FRONTEND__LOGIN_URL=http://127.0.0.1:8081/login GATEHOUSE_PLUGINS__DIR="$plugin_dir" \
+GATEHOUSE_FRONTEND__LOGIN_URL=http://127.0.0.1:8081/login GATEHOUSE_FRONTEND__LOGOUT_URL=http://127.0.0.1:8081/logout \
+  GATEHOUSE_PLUGINS__DIR="$plugin_dir" \
   target/debug/gatehouse serve &
 pids+=($!)
 wait_for http://127.0.0.1:8080/.well-known/openid-configuration

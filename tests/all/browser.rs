@@ -129,6 +129,18 @@ async fn alice_signs_in_to_the_demo_app_in_chromium_then_single_sign_on_skips_th
     assert!(at(&requests.last().unwrap().1, &stack.rp, "/callback"));
     assert_eq!(remembered["signed_in"]["userinfo"]["nickname"], record["nickname"]);
 
+    // RP-initiated logout: confirmed on the front-end's page, the demo app's front-channel
+    // logout URI loaded (with the session's sid) before the browser went back to the app with
+    // its state, and the single sign-on session ended.
+    let logout = &run["logout"];
+    let confirm = logout["confirm"].as_str().unwrap();
+    assert!(confirm.contains("Gatehouse demo RP asks to sign you out"), "{confirm}");
+    let logged_out = logout["logged_out"].as_str().unwrap();
+    assert!(logged_out.contains("came back with this app's state"), "{logged_out}");
+    let sid = first["id_token"]["sid"].as_str().expect("the ID token's sid");
+    assert!(logged_out.contains(&format!("session {sid} ended")), "front-channel logout: {logged_out}");
+    assert_eq!(logout["login_form_again"], true, "no single sign-on after the logout");
+
     // The idp-router login hook routes a partner.example address to the partner's IdP.
     let hook = &run["hook"];
     assert!(hook["text"].as_str().unwrap().contains("Sign in elsewhere"), "{hook}");

@@ -135,7 +135,23 @@ try {
   result.remembered = { visited: third, signed_in: await signedIn() };
   await shot('sso-remembered');
 
-  // 7. A new browser, signing in with a work address: the idp-router login hook sends it to the
+  // 7. Sign out (RP-initiated logout): the front-end asks to confirm; after it, the demo app's
+  //    front-channel logout page loads in a hidden frame and the browser returns to the app.
+  await page.getByRole('link', { name: 'Sign out' }).click();
+  await page.waitForURL(at(frontend, '/logout'));
+  result.logout = { confirm: await page.locator('main').innerText() };
+  await shot('logout-confirm');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(at(rp, '/logged-out'), { timeout: 15_000 });
+  result.logout.logged_out = await page.locator('main').innerText();
+  await shot('logged-out');
+  // The single sign-on session is gone: signing in shows the login form again.
+  await page.getByRole('link', { name: 'Sign in' }).click();
+  await page.locator('form[action="login"] input[name="password"]').waitFor();
+  result.logout.login_form_again = await isLoginForm();
+  await shot('login-after-logout');
+
+  // 8. A new browser, signing in with a work address: the idp-router login hook sends it to the
   //    partner's identity provider (when the example plugins are loaded).
   page = await newTab();
   await page.goto(rp.href);

@@ -11,6 +11,11 @@
 //!                    `login_hint` query parameter is passed on)
 //!   GET /callback  ← checks state and RFC 9207 `iss`, redeems the code, verifies the ID token,
 //!                    calls UserInfo and shows what came back
+//!   GET /logout    → the provider's end_session_endpoint (RP-Initiated Logout, with client_id,
+//!                    post_logout_redirect_uri and state)
+//!   GET /frontchannel-logout ← loaded by the provider's front-end in an iframe when a session
+//!                    ends (Front-Channel Logout, with iss and sid); remembered for /logged-out
+//!   GET /logged-out ← where the provider sends the browser after the logout
 //! ```
 //!
 //! The pending logins (state → PKCE verifier and nonce) are kept in memory for ten minutes, at
@@ -55,6 +60,12 @@ pub const DEFAULT_MAX_PENDING: usize = 10_000;
 /// The cookie that binds a pending login to the browser that started it.
 const STATE_COOKIE: &str = "demo_rp_state";
 
+/// The cookie holding the state of a sign-out in progress.
+const LOGOUT_COOKIE: &str = "demo_rp_logout";
+
+/// How many ended sessions the front-channel endpoint remembers.
+const MAX_ENDED: usize = 100;
+
 /// Where the provider is and how the demo registers itself.
 pub struct Config {
     /// The provider's issuer identifier; it must match discovery exactly.
@@ -92,6 +103,11 @@ struct Rp {
     client: Client,
     http: reqwest::Client,
     issuer: String,
+    /// The provider's `end_session_endpoint`, if it has one.
+    end_session: Option<String>,
+    base_url: String,
+    /// The `sid`s front-channel logout reported, newest last.
+    ended: Mutex<Vec<String>>,
     pending: Mutex<HashMap<String, Pending>>,
     max_pending: usize,
 }
@@ -114,11 +130,32 @@ pub async fn app(config: Config) -> anyhow::Result<Router> {
     let client =
         CoreClient::from_provider_metadata(metadata, ClientId::new(CLIENT_ID.into()), Some(ClientSecret::new(secret)))
             .set_redirect_uri(RedirectUrl::new(redirect_uri)?);
-    let rp = Rp { client, http, issuer, pending: Mutex::new(HashMap::new()), max_pending: config.max_pending.max(1) };
+    let discovery: Value = http
+        .get(format!("{issuer}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .context("discovery")?
+        .json()
+        .await
+        .context("discovery")?;
+    let end_session = discovery.get("end_session_endpoint").and_then(Value::as_str).map(str::to_owned);
+    let rp = Rp {
+        client,
+        http,
+        issuer,
+        end_session,
+        base_url: config.base_url.as_str().trim_end_matches('/').to_owned(),
+        ended: Mutex::new(Vec::new()),
+        pending: Mutex::new(HashMap::new()),
+        max_pending: config.max_pending.max(1),
+    };
     Ok(Router::new()
         .route("/", get(home))
         .route("/login", get(login))
         .route("/callback", get(callback))
+        .route("/logout", get(logout))
+        .route("/frontchannel-logout", get(frontchannel_logout))
+        .route("/logged-out", get(logged_out))
         .with_state(Arc::new(rp)))
 }
 
@@ -130,10 +167,14 @@ async fn register(
     base_url: &Url,
     redirect_uri: &str,
 ) -> anyhow::Result<String> {
+    let base = base_url.as_str().trim_end_matches('/');
     let metadata = json!({
         "client_name": "Gatehouse demo RP",
         "client_uri": base_url.as_str(),
         "redirect_uris": [redirect_uri],
+        "post_logout_redirect_uris": [format!("{base}/logged-out")],
+        "frontchannel_logout_uri": format!("{base}/frontchannel-logout"),
+        "frontchannel_logout_session_required": true,
         "token_endpoint_auth_method": "client_secret_basic",
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
@@ -218,6 +259,58 @@ async fn login(State(rp): State<Arc<Rp>>, Query(q): Query<HashMap<String, String
         }
     }
     response
+}
+
+/// Starts an RP-initiated logout at the provider, with a state this browser keeps.
+async fn logout(State(rp): State<Arc<Rp>>) -> Response {
+    let Some(end_session) = &rp.end_session else {
+        return failure("Sign-out is not available", "The provider has no end_session_endpoint.", None);
+    };
+    let state = CsrfToken::new_random();
+    let Ok(mut url) = Url::parse(end_session) else {
+        return failure("Sign-out is not available", "The provider's end_session_endpoint is not a URL.", None);
+    };
+    url.query_pairs_mut()
+        .append_pair("client_id", CLIENT_ID)
+        .append_pair("post_logout_redirect_uri", &format!("{}/logged-out", rp.base_url))
+        .append_pair("state", state.secret());
+    let cookie = format!("{LOGOUT_COOKIE}={}; Path=/logged-out; HttpOnly; SameSite=Lax; Max-Age=600", state.secret());
+    let mut response = (StatusCode::SEE_OTHER, [(header::CACHE_CONTROL, "no-store")]).into_response();
+    for (name, value) in [(header::LOCATION, url.as_str()), (header::SET_COOKIE, cookie.as_str())] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            response.headers_mut().insert(name, v);
+        }
+    }
+    response
+}
+
+/// Front-Channel Logout §3: the provider's front-end loads this in an iframe with `iss` and
+/// `sid`; a real app would end its own session for that `sid` here.
+async fn frontchannel_logout(State(rp): State<Arc<Rp>>, Query(q): Query<HashMap<String, String>>) -> Response {
+    if q.get("iss").map(String::as_str) != Some(rp.issuer.as_str()) {
+        return (StatusCode::BAD_REQUEST, [(header::CACHE_CONTROL, "no-store")], "wrong or missing iss")
+            .into_response();
+    }
+    if let Some(sid) = q.get("sid").filter(|s| s.len() <= 128) {
+        let mut ended = rp.ended.lock().unwrap_or_else(|e| e.into_inner());
+        if ended.len() >= MAX_ENDED {
+            ended.remove(0);
+        }
+        ended.push(sid.clone());
+        tracing::info!(sid, "front-channel logout");
+    }
+    (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], "signed out").into_response()
+}
+
+/// The provider sends the browser back here after the logout, with the state.
+async fn logged_out(
+    State(rp): State<Arc<Rp>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let state_ok = q.get("state").is_some() && cookie(&headers, LOGOUT_COOKIE) == q.get("state").cloned();
+    let ended = rp.ended.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    page(StatusCode::OK, pages::logged_out(state_ok, &ended))
 }
 
 /// What came back from a successful login.

@@ -76,7 +76,24 @@ pub fn signed_in(o: &Outcome) -> Markup {
             h2 { "Refresh token" }
             p #refresh-token { @if o.refresh_token { "Yes, a refresh token came." } @else { "No refresh token." } }
             @if let Some(scope) = &o.scope { p.muted { "Granted scope: " code { (scope) } } }
-            p { a href="login" { "Sign in again" } " · " a href="." { "Home" } }
+            p { a href="login" { "Sign in again" } " · " a href="logout" { "Sign out" } " · " a href="." { "Home" } }
+        },
+    )
+}
+
+/// Where the provider sends the browser after an RP-initiated logout; `sessions` are the
+/// provider sessions that front-channel logout said had ended.
+pub fn logged_out(state_ok: bool, sessions: &[String]) -> Markup {
+    layout(
+        "Signed out",
+        html! {
+            h1 { "Signed out" }
+            @if state_ok { p #signed-out .ok { "The provider signed you out and came back with this app's state." } }
+            @else { p.error { "This answer's state matches no sign-out this app started." } }
+            h2 { "Front-channel logout" }
+            @if sessions.is_empty() { p #frontchannel { "The provider has not told this app of an ended session." } }
+            @else { p #frontchannel { "The provider told this app (front-channel logout) that session " code { (sessions.join(", ")) } " ended." } }
+            p { a href="login" { "Sign in" } " · " a href="." { "Home" } }
         },
     )
 }

@@ -132,6 +132,27 @@ pub enum ResponseMode {
     FormPost,
 }
 
+/// `GET /logout-requests/v1/{id}`: what to confirm with the user.
+#[derive(Debug, Deserialize)]
+pub struct LogoutPrompt {
+    pub id: String,
+    #[serde(default)]
+    pub client: Option<Client>,
+    /// Whether the browser goes back to the client afterwards.
+    #[serde(default)]
+    pub redirects: bool,
+}
+
+/// What to render once a logout request is answered.
+#[derive(Debug, Deserialize)]
+pub struct LoggedOut {
+    pub ended: bool,
+    #[serde(default)]
+    pub frontchannel_logout_uris: Vec<String>,
+    #[serde(default)]
+    pub redirect: Option<String>,
+}
+
 /// Why an API call failed.
 #[derive(Debug)]
 pub enum ApiError {
@@ -158,6 +179,8 @@ impl std::fmt::Display for ApiError {
 pub struct Api {
     /// `<gatehouse>/authz-sessions/v1`, without a trailing slash.
     base: String,
+    /// `<gatehouse>/logout-requests/v1`.
+    logout_base: String,
     token: String,
     http: reqwest::Client,
 }
@@ -171,7 +194,9 @@ impl std::fmt::Debug for Api {
 impl Api {
     /// `gatehouse` is the provider's base URL (its issuer); `token` the API bearer token.
     pub fn new(gatehouse: &Url, token: String) -> reqwest::Result<Api> {
-        let base = format!("{}/authz-sessions/v1", gatehouse.as_str().trim_end_matches('/'));
+        let root = gatehouse.as_str().trim_end_matches('/');
+        let base = format!("{root}/authz-sessions/v1");
+        let logout_base = format!("{root}/logout-requests/v1");
         // The API never redirects; a redirect would only ever carry the token somewhere else.
         // A provider that stops answering must not hold a browser's request (and the
         // listener's request slot) for ever.
@@ -179,7 +204,7 @@ impl Api {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(15))
             .build()?;
-        Ok(Api { base, token, http })
+        Ok(Api { base, logout_base, token, http })
     }
 
     /// `POST /authz-sessions/v1`: starts a session from the authentication request's query,
@@ -215,6 +240,24 @@ impl Api {
         self.call(reqwest::Method::PUT, session_path(sid, "/data")?, Some(Value::Object(data.clone()))).await
     }
 
+    /// `GET /logout-requests/v1/{id}`.
+    pub async fn logout(&self, id: &str) -> Result<LogoutPrompt, ApiError> {
+        let url = format!("{}/{}", self.logout_base, session_path(id, "")?);
+        self.call_url(reqwest::Method::GET, url, None).await
+    }
+
+    /// `POST /logout-requests/v1/{id}/confirm` with the SSO credential from the browser's cookie.
+    pub async fn confirm_logout(&self, id: &str, sso_token: Option<&str>) -> Result<LoggedOut, ApiError> {
+        let url = format!("{}/{}", self.logout_base, session_path(id, "/confirm")?);
+        self.call_url(reqwest::Method::POST, url, Some(json!({ "sso_token": sso_token }))).await
+    }
+
+    /// `DELETE /logout-requests/v1/{id}`: the user stays signed in.
+    pub async fn cancel_logout(&self, id: &str) -> Result<LoggedOut, ApiError> {
+        let url = format!("{}/{}", self.logout_base, session_path(id, "")?);
+        self.call_url(reqwest::Method::DELETE, url, None).await
+    }
+
     async fn call<T: serde::de::DeserializeOwned>(
         &self,
         method: reqwest::Method,
@@ -222,6 +265,15 @@ impl Api {
         body: Option<Value>,
     ) -> Result<T, ApiError> {
         let url = if path.is_empty() { self.base.clone() } else { format!("{}/{path}", self.base) };
+        self.call_url(method, url, body).await
+    }
+
+    async fn call_url<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        url: String,
+        body: Option<Value>,
+    ) -> Result<T, ApiError> {
         let mut request = self.http.request(method, url).bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(&body);

@@ -11,6 +11,9 @@
 //!   GET  /login?<authentication request>  → start a session, render its prompt
 //!   POST /login    (sid, username, password) → PUT subject, or count the failure (throttle)
 //!   POST /consent  (sid, scope…, claim…, remember, decision) → PUT consent, or DELETE (deny)
+//!   GET  /logout?logout_request=<id>     → ask the user to confirm an RP-initiated logout
+//!   POST /logout   (logout_request, decision) → confirm (SSO cookie cleared) or cancel; the
+//!                                          front-channel logout iframes, then the redirect
 //! ```
 //!
 //! Prompts render as: `auth` → login form (or a link to the external identity provider a
@@ -129,6 +132,7 @@ pub fn app(config: Config) -> Router {
     Router::new()
         .route("/login", get(start).post(login))
         .route("/consent", post(consent))
+        .route("/logout", get(logout_page).post(logout))
         .fallback(|| async { error_page(StatusCode::NOT_FOUND, "Page not found", "There is nothing here.", None) })
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .with_state(Arc::new(app))
@@ -250,6 +254,60 @@ async fn consent(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
     app.render(answer, LoginNotes::default())
 }
 
+/// `GET /logout?logout_request=<id>`: where the provider's end-session endpoint sends the
+/// browser.
+async fn logout_page(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Response {
+    let query = query.unwrap_or_default();
+    let id = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "logout_request").map(|(_, v)| v);
+    let Some(id) = id else {
+        return error_page(StatusCode::BAD_REQUEST, "No sign-out request", "Sign out from the application.", None);
+    };
+    match app.api.logout(&id).await {
+        Ok(prompt) => html(StatusCode::OK, pages::logout(&prompt.id, prompt.client.as_ref())),
+        Err(e) => logout_error(e),
+    }
+}
+
+/// `POST /logout`: the user's decision. Confirming sends the SSO cookie's credential (a
+/// cross-site form carries no `SameSite=Lax` cookie, so it can end nothing) and clears it.
+async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = Fields::parse(&body);
+    let id = form.get("logout_request").unwrap_or_default();
+    let answer = match form.get("decision") {
+        Some("yes") => app.api.confirm_logout(id, cookie(&headers, &app.sso_cookie).as_deref()).await,
+        _ => app.api.cancel_logout(id).await,
+    };
+    let done = match answer {
+        Ok(done) => done,
+        Err(e) => return logout_error(e),
+    };
+    let mut response =
+        html(StatusCode::OK, pages::logged_out(done.ended, &done.frontchannel_logout_uris, done.redirect.as_deref()));
+    if !done.frontchannel_logout_uris.is_empty() {
+        // The front-channel pages load in frames; every other page forbids them.
+        let csp = CSP.replace("default-src 'none'", "default-src 'none'; frame-src https: http:");
+        if let Ok(v) = HeaderValue::from_str(&csp) {
+            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
+    if done.ended {
+        app.clear_cookie(&mut response, &app.sso_cookie);
+    }
+    response
+}
+
+fn logout_error(e: ApiError) -> Response {
+    match e {
+        ApiError::SessionGone => error_page(
+            StatusCode::NOT_FOUND,
+            "This sign-out has expired",
+            "The sign-out took too long or was already answered. Sign out from the application again.",
+            None,
+        ),
+        e => api_error(e),
+    }
+}
+
 impl App {
     /// The session's current prompt, provided the session was started in this browser.
     async fn current(&self, sid: &str, headers: &HeaderMap) -> Result<Prompt, Response> {
@@ -328,6 +386,14 @@ impl App {
             Prompt::Error { error, error_description } => {
                 error_page(StatusCode::BAD_REQUEST, "Sign-in request refused", &error_description, Some(&error))
             }
+        }
+    }
+
+    /// Expires cookie `name`.
+    fn clear_cookie(&self, response: &mut Response, name: &str) {
+        let secure = if self.secure_cookies { "; Secure" } else { "" };
+        if let Ok(v) = HeaderValue::from_str(&format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")) {
+            response.headers_mut().append(header::SET_COOKIE, v);
         }
     }
 

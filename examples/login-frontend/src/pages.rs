@@ -206,6 +206,59 @@ pub fn form_post(action: &str, fields: &Map<String, Value>) -> Markup {
 /// The only script any page carries; its hash goes in the page's Content-Security-Policy.
 pub const FORM_POST_SCRIPT: &str = "document.forms[0].submit()";
 
+/// RP-initiated logout: the user confirms signing out (or stays signed in).
+pub fn logout(id: &str, client: Option<&Client>) -> Markup {
+    layout(
+        "Sign out",
+        html! {
+            h1 { "Sign out?" }
+            @if let Some(client) = client {
+                p { strong { (client.display_name()) } " asks to sign you out." }
+            }
+            p { "Signing out ends your session here and in every application you signed in to with it." }
+            form method="post" action="/logout" {
+                input type="hidden" name="logout_request" value=(id);
+                div.actions {
+                    button type="submit" name="decision" value="yes" { "Sign out" }
+                    button.secondary type="submit" name="decision" value="no" { "Stay signed in" }
+                }
+            }
+        },
+    )
+}
+
+/// After a logout: the applications' front-channel logout pages load in hidden frames, then
+/// the browser goes on to the application that asked (a refresh, so no script is needed).
+pub fn logged_out(ended: bool, frontchannel: &[String], redirect: Option<&str>) -> Markup {
+    let title = if ended { "Signed out" } else { "Still signed in" };
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="referrer" content="no-referrer";
+                @if let Some(to) = redirect {
+                    meta http-equiv="refresh" content=(format!("2;url={to}"));
+                }
+                title { (title) }
+                style { (maud::PreEscaped(STYLE)) }
+            }
+            body {
+                main {
+                    h1 { (title) }
+                    @if ended { p { "You are signed out." } } @else { p { "Nothing was changed." } }
+                    @for uri in frontchannel {
+                        iframe.frontchannel src=(uri) width="0" height="0" hidden {}
+                    }
+                    @if let Some(to) = redirect {
+                        div.actions { a.button href=(to) { "Back to the application" } }
+                    }
+                }
+            }
+        }
+    }
+}
+
 pub fn error(title: &str, message: &str, code: Option<&str>) -> Markup {
     layout(
         title,

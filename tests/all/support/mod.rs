@@ -31,6 +31,15 @@ pub const LOGIN_URL: &str = "http://frontend.test/login";
 /// Where the test server sends browsers to confirm a logout (`frontend.logout_url`).
 pub const LOGOUT_URL: &str = "http://frontend.test/logout";
 
+/// The front-end's logout page beside its login page (`…/login` → `…/logout`), as the example
+/// front-end serves them.
+fn logout_url_for(login_url: &str) -> String {
+    match login_url.strip_suffix("/login") {
+        Some(base) => format!("{base}/logout"),
+        None => LOGOUT_URL.to_owned(),
+    }
+}
+
 pub struct TestServer {
     /// Where this server is reached.
     pub base: String,
@@ -156,7 +165,7 @@ admin_token_hashes = ["{admin}"]
             authz = sha256_hex(AUTHZ_TOKEN.as_bytes()),
             admin = sha256_hex(ADMIN_TOKEN.as_bytes()),
             login_url = self.login_url,
-            logout_url = LOGOUT_URL,
+            logout_url = logout_url_for(&self.login_url),
             http = self.http_extra,
             extra = self.extra,
         )
