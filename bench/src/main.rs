@@ -2,7 +2,13 @@
 //! party together do: start session → subject → consent → token → UserInfo. Prints logins per
 //! second and per-login latency. With `--mode refresh` or `--mode introspect`, each task logs in
 //! once and then repeats refresh-token grants (rotating the token each time) or introspection
-//! requests for its access token. Used by `bench/run.sh`; not a test.
+//! requests for its access token. `--mode par-login` pushes each request first (RFC 9126) as an
+//! HS256-signed request object. `--mode logout` logs in at two clients (the second by single
+//! sign-on) and then logs out (RP-initiated, confirmed through the logout-request API), timing
+//! the logout; `--mode receive` runs the https back-channel receivers those clients registered.
+//! Used by `bench/run.sh`; not a test.
+
+mod receiver;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,6 +41,18 @@ struct Args {
     /// What each task repeats: whole logins, refresh-token grants, or introspection requests.
     #[arg(long, value_enum, default_value_t = Mode::Login)]
     mode: Mode,
+    /// `--mode logout`: the client logged in to second, by single sign-on (same secret).
+    #[arg(long)]
+    second_client_id: Option<String>,
+    /// `--mode logout`: a registered post_logout_redirect_uri of the first client.
+    #[arg(long)]
+    post_logout_redirect_uri: Option<String>,
+    /// `--mode receive`: the loopback ports to receive back-channel logouts on.
+    #[arg(long, value_delimiter = ',')]
+    receive_ports: Vec<u16>,
+    /// `--mode receive`: where to write the receivers' certificate (the provider's CA file).
+    #[arg(long)]
+    ca_out: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
@@ -42,23 +60,38 @@ enum Mode {
     Login,
     Refresh,
     Introspect,
+    ParLogin,
+    Logout,
+    Receive,
 }
 
-/// One task's state between requests: the tokens of its login.
+/// One task's state between requests: the tokens of its login, and the SSO credential the
+/// login made.
 struct Tokens {
     access: String,
     refresh: Option<String>,
+    sso: Option<String>,
 }
 
 fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// A form POST with the client's Basic credentials; the JSON answer, refused unless 200.
+/// A form POST with the client's Basic credentials; the JSON answer, refused unless 2xx.
 async fn post_form(http: &reqwest::Client, a: &Args, path: &str, form: String) -> Result<Value, String> {
+    post_form_as(http, a, &a.client_id, path, form).await
+}
+
+async fn post_form_as(
+    http: &reqwest::Client,
+    a: &Args,
+    client_id: &str,
+    path: &str,
+    form: String,
+) -> Result<Value, String> {
     let resp = http
         .post(format!("{}{path}", a.issuer))
-        .basic_auth(&a.client_id, Some(&a.client_secret))
+        .basic_auth(client_id, Some(&a.client_secret))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(form)
         .send()
@@ -89,57 +122,110 @@ async fn introspect(http: &reqwest::Client, a: &Args, tokens: &Tokens) -> Result
     if answer["active"] == true { Ok(()) } else { Err(format!("inactive: {answer}")) }
 }
 
+/// An HS256 JWS of `claims`, keyed with the client secret (a signed request object).
+fn hs256(secret: &str, claims: &Value) -> String {
+    let header = b64(br#"{"alg":"HS256","typ":"oauth-authz-req+jwt"}"#);
+    let input = format!("{header}.{}", b64(claims.to_string().as_bytes()));
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+    format!("{input}.{}", b64(aws_lc_rs::hmac::sign(&key, input.as_bytes()).as_ref()))
+}
+
+/// The authentication request's query: as is, or (`--mode par-login`) pushed as a signed
+/// request object and referred to by its `request_uri`.
+async fn authorization_query(
+    http: &reqwest::Client,
+    a: &Args,
+    client_id: &str,
+    n: u64,
+    challenge: &str,
+) -> Result<String, String> {
+    let params = [
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", &a.redirect_uri),
+        ("scope", "openid email offline_access"),
+        ("state", &format!("s{n}")),
+        ("nonce", &format!("n{n}")),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ];
+    if a.mode != Mode::ParLogin {
+        return Ok(url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish());
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+    let mut claims: serde_json::Map<String, Value> = params.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+    for (k, v) in [("iss", json!(client_id)), ("aud", json!(a.issuer)), ("iat", json!(now)), ("nbf", json!(now))] {
+        claims.insert(k.into(), v);
+    }
+    claims.insert("exp".into(), json!(now + 60));
+    claims.insert("jti".into(), json!(format!("j{n}-{now}")));
+    let object = hs256(&a.client_secret, &Value::Object(claims));
+    let form = url::form_urlencoded::Serializer::new(String::new()).append_pair("request", &object).finish();
+    let pushed = post_form_as(http, a, client_id, "/par", form).await?;
+    let request_uri = pushed["request_uri"].as_str().ok_or_else(|| format!("no request_uri: {pushed}"))?;
+    Ok(url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("client_id", client_id)
+        .append_pair("request_uri", request_uri)
+        .finish())
+}
+
 async fn login(http: &reqwest::Client, a: &Args, n: u64) -> Result<Tokens, String> {
-    let verifier = b64(&Sha256::digest(format!("verifier-{n}-{}", a.client_id)));
+    login_at(http, a, &a.client_id, n, None).await
+}
+
+/// A complete login at `client_id`, resuming the subject session of `sso` if given.
+async fn login_at(
+    http: &reqwest::Client,
+    a: &Args,
+    client_id: &str,
+    n: u64,
+    sso: Option<&str>,
+) -> Result<Tokens, String> {
+    let verifier = b64(&Sha256::digest(format!("verifier-{n}-{client_id}")));
     let challenge = b64(&Sha256::digest(verifier.as_bytes()));
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &a.client_id)
-        .append_pair("redirect_uri", &a.redirect_uri)
-        .append_pair("scope", "openid email offline_access")
-        .append_pair("state", &format!("s{n}"))
-        .append_pair("nonce", &format!("n{n}"))
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256")
-        .finish();
+    let query = authorization_query(http, a, client_id, n, &challenge).await?;
     let api = |method: reqwest::Method, path: String, body: Value| {
         http.request(method, format!("{}{path}", a.issuer)).bearer_auth(&a.api_token).json(&body).send()
     };
-    let check = |v: &Value, want: &str| {
-        if v["type"] == want { Ok(()) } else { Err(format!("expected a {want} prompt, got {v}")) }
-    };
-    let prompt: Value = api(reqwest::Method::POST, "/authz-sessions/v1".into(), json!({ "query": query }))
+    let mut prompt: Value = api(reqwest::Method::POST, "/authz-sessions/v1".into(), json!({ "query": query, "sso_token": sso }))
         .await
         .map_err(|e| e.to_string())?
         .json()
         .await
         .map_err(|e| e.to_string())?;
-    check(&prompt, "auth")?;
-    let sid = prompt["sid"].as_str().unwrap_or_default().to_owned();
-    let subject = json!({ "sub": format!("user{}", n % 1000), "amr": ["pwd"], "claims": { "email": "u@example.com" } });
-    let prompt: Value = api(reqwest::Method::PUT, format!("/authz-sessions/v1/{sid}/subject"), subject)
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    check(&prompt, "consent")?;
-    let consent = json!({ "scope": "*", "refresh_token": { "issue": a.mode == Mode::Refresh } });
-    let prompt: Value = api(reqwest::Method::PUT, format!("/authz-sessions/v1/{sid}/consent"), consent)
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    check(&prompt, "response")?;
-    let code = prompt["parameters"]["code"].as_str().ok_or("no code")?.to_owned();
+    let mut made_sso = None;
+    loop {
+        let sid = prompt["sid"].as_str().unwrap_or_default().to_owned();
+        let (path, body) = match prompt["type"].as_str() {
+            Some("auth") => {
+                let subject = json!({ "sub": format!("user{}", n % 1000), "amr": ["pwd"], "claims": { "email": "u@example.com" } });
+                (format!("/authz-sessions/v1/{sid}/subject"), subject)
+            }
+            Some("consent") => {
+                if let Some(token) = prompt["sso"]["token"].as_str() {
+                    made_sso = Some(token.to_owned());
+                }
+                let consent = json!({ "scope": "*", "refresh_token": { "issue": a.mode == Mode::Refresh } });
+                (format!("/authz-sessions/v1/{sid}/consent"), consent)
+            }
+            Some("response") => break,
+            _ => return Err(format!("unexpected prompt {prompt}")),
+        };
+        prompt = api(reqwest::Method::PUT, path, body)
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let code = prompt["parameters"]["code"].as_str().ok_or_else(|| format!("no code: {prompt}"))?.to_owned();
     let form = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("grant_type", "authorization_code")
         .append_pair("code", &code)
         .append_pair("redirect_uri", &a.redirect_uri)
         .append_pair("code_verifier", &verifier)
         .finish();
-    let tokens = post_form(http, a, "/token", form).await?;
+    let tokens = post_form_as(http, a, client_id, "/token", form).await?;
     let at = tokens["access_token"].as_str().ok_or_else(|| format!("no access token: {tokens}"))?;
     let userinfo =
         http.get(format!("{}/userinfo", a.issuer)).bearer_auth(at).send().await.map_err(|e| e.to_string())?;
@@ -147,12 +233,37 @@ async fn login(http: &reqwest::Client, a: &Args, n: u64) -> Result<Tokens, Strin
         return Err(format!("userinfo: {}", userinfo.status()));
     }
     let refresh = tokens["refresh_token"].as_str().map(str::to_owned);
-    Ok(Tokens { access: at.to_owned(), refresh })
+    Ok(Tokens { access: at.to_owned(), refresh, sso: made_sso.or(sso.map(str::to_owned)) })
+}
+
+/// An RP-initiated logout of the subject session `sso`: the end-session endpoint, then the
+/// front-end's confirmation through the logout-request API.
+async fn logout(http: &reqwest::Client, a: &Args, sso: &str) -> Result<(), String> {
+    let redirect = a.post_logout_redirect_uri.as_deref().ok_or("--post-logout-redirect-uri is needed")?;
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("client_id", &a.client_id)
+        .append_pair("post_logout_redirect_uri", redirect)
+        .append_pair("state", "bench")
+        .finish();
+    let resp = http.get(format!("{}/logout?{query}", a.issuer)).send().await.map_err(|e| e.to_string())?;
+    let location = resp.headers().get("location").and_then(|l| l.to_str().ok()).ok_or("no redirect from /logout")?;
+    let id = location.split("logout_request=").nth(1).ok_or("no logout_request")?.to_owned();
+    let done: Value = http
+        .post(format!("{}/logout-requests/v1/{id}/confirm", a.issuer))
+        .bearer_auth(&a.api_token)
+        .json(&json!({ "sso_token": sso }))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    if done["ended"] == true { Ok(()) } else { Err(format!("the logout ended nothing: {done}")) }
 }
 
 /// One timed operation of the benchmark's mode; `tokens` is the task's login, made on first use.
 async fn step(http: &reqwest::Client, a: &Args, n: u64, tokens: &mut Option<Tokens>) -> Result<(), String> {
-    if a.mode == Mode::Login {
+    if matches!(a.mode, Mode::Login | Mode::ParLogin) {
         return login(http, a, n).await.map(|_| ());
     }
     if tokens.is_none() {
@@ -165,9 +276,29 @@ async fn step(http: &reqwest::Client, a: &Args, n: u64, tokens: &mut Option<Toke
     }
 }
 
+/// `--mode logout`: two logins of one subject session (untimed), then its logout (timed).
+async fn logout_cycle(http: &reqwest::Client, a: &Args, n: u64) -> Result<Duration, String> {
+    let first = login(http, a, n).await?;
+    let sso = first.sso.ok_or("the login made no SSO credential")?;
+    if let Some(second) = &a.second_client_id {
+        login_at(http, a, second, n, Some(&sso)).await?;
+    }
+    let t = Instant::now();
+    logout(http, a, &sso).await?;
+    Ok(t.elapsed())
+}
+
 #[tokio::main]
 async fn main() {
     let args = Arc::new(Args::parse());
+    if args.mode == Mode::Receive {
+        let ca_out = args.ca_out.clone().unwrap_or_else(|| "receiver-ca.pem".into());
+        if let Err(e) = receiver::serve(&args.receive_ports, &ca_out).await {
+            eprintln!("the receivers failed: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
     // Warm up: a few logins so connections and caches exist.
     for n in 0..20 {
@@ -187,7 +318,7 @@ async fn main() {
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut tokens = None;
-            if args.mode != Mode::Login {
+            if matches!(args.mode, Mode::Refresh | Mode::Introspect) {
                 // The task's own login happens before the clock starts.
                 match login(&http, &args, counter.fetch_add(1, Ordering::Relaxed)).await {
                     Ok(t) => tokens = Some(t),
@@ -197,8 +328,12 @@ async fn main() {
             while !stop.load(Ordering::Relaxed) {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let t = Instant::now();
-                match step(&http, &args, n, &mut tokens).await {
-                    Ok(()) => latencies.push(t.elapsed()),
+                let outcome = match args.mode {
+                    Mode::Logout => logout_cycle(&http, &args, n).await,
+                    _ => step(&http, &args, n, &mut tokens).await.map(|()| t.elapsed()),
+                };
+                match outcome {
+                    Ok(latency) => latencies.push(latency),
                     Err(e) => {
                         if errors.fetch_add(1, Ordering::Relaxed) < 3 {
                             eprintln!("request failed: {e}");
@@ -222,8 +357,11 @@ async fn main() {
     };
     let what = match args.mode {
         Mode::Login => "logins",
+        Mode::ParLogin => "par_logins",
+        Mode::Logout => "logout_cycles",
         Mode::Refresh => "refresh_grants",
         Mode::Introspect => "introspections",
+        Mode::Receive => unreachable!("the receivers returned above"),
     };
     println!(
         "{what}_per_s={:.0} {what}={} p50_ms={:.2} p99_ms={:.2} errors={} concurrency={}",
