@@ -1,7 +1,8 @@
 //! The Basic OP plan (`oidcc-basic-certification-test-plan`, `OIDCCBasicTestPlan`): response
-//! type `code`, its modules for the `client_secret_basic` variant of `client_auth_type` and again
-//! for `private_key_jwt`, and `oidcc-server-client-secret-post`; its request-object and `claims`
-//! modules are in `conformance::request_objects`. The Form Post Basic plan
+//! type `code`, its modules for the `client_secret_basic` variant of `client_auth_type` (and
+//! `oidcc-server-client-secret-post`, with `client_secret_post`), and again for `private_key_jwt`
+//! but the request-object and `claims` modules; `oidcc-ensure-request-object-with-redirect-uri`
+//! there stands for the Dynamic plan's, which runs with `private_key_jwt`. The Form Post Basic plan
 //! (`oidcc-formpost-basic-certification-test-plan`) runs the `client_secret_basic` list with
 //! `response_mode=form_post`: `basic::client_secret_basic::form_post::…`. The modules are in
 //! `conformance::oidcc`.
@@ -43,6 +44,10 @@ plan!(client_secret_basic = CLIENT_SECRET_BASIC + form_post => [
     oidcc_ensure_registered_redirect_uri,
     oidcc_ensure_post_request_succeeds,
     oidcc_server_client_secret_post,
+    oidcc_request_uri_unsigned_supported_correctly_or_rejected_as_unsupported,
+    oidcc_unsigned_request_object_supported_correctly_or_rejected_as_unsupported,
+    oidcc_claims_essential,
+    oidcc_ensure_request_object_with_redirect_uri,
     oidcc_refresh_token,
     oidcc_ensure_request_with_valid_pkce_succeeds,
 ]);
@@ -78,6 +83,7 @@ plan!(private_key_jwt = PRIVATE_KEY_JWT => [
     oidcc_codereuse_30seconds,
     oidcc_ensure_registered_redirect_uri,
     oidcc_ensure_post_request_succeeds,
+    oidcc_ensure_request_object_with_redirect_uri,
     oidcc_refresh_token,
     oidcc_ensure_request_with_valid_pkce_succeeds,
 ]);

@@ -13,9 +13,10 @@
 //! test of each (variant, module) pair.
 //!
 //! - **Basic** (`oidcc-basic-certification-test-plan`): [`basic`], each module once per
-//!   `client_auth_type` variant (`basic::client_secret_basic::…`, `basic::private_key_jwt::…`);
-//!   its request-object and `claims` modules in [`request_objects`]; `oidcc-idtoken-signature`,
-//!   which runs with a dynamic client only, in [`dynamic_registration`].
+//!   `client_auth_type` variant (`basic::client_secret_basic::…`, `basic::private_key_jwt::…`;
+//!   the request-object and `claims` modules for `client_secret_basic` only, as the plan runs
+//!   them); `oidcc-idtoken-signature`, which runs with a dynamic client only, in
+//!   [`dynamic_registration`].
 //! - **Implicit** (`oidcc-implicit-certification-test-plan`): [`implicit`], per `response_type`
 //!   (`implicit::id_token::…`, `implicit::id_token_token::…`).
 //! - **Hybrid** (`oidcc-hybrid-certification-test-plan`): [`hybrid`], per `response_type`
@@ -29,9 +30,10 @@
 //! - **Dynamic** (`oidcc-dynamic-certification-test-plan`, `private_key_jwt`): the registration
 //!   and redirect-URI modules in [`dynamic_registration`]; `oidcc-idtoken-rs256`,
 //!   `oidcc-idtoken-unsigned` and `oidcc-userinfo-rs256` in [`dynamic_tokens`];
-//!   `oidcc-server-rotate-keys` in [`server_keys`]; `oidcc-request-uri-unsigned`,
-//!   `oidcc-request-uri-signed-rs256` and `oidcc-ensure-request-object-with-redirect-uri` in
-//!   [`request_objects`]; `oidcc-registration-jwks-uri`, `oidcc-refresh-token-rp-key-rotation`
+//!   `oidcc-server-rotate-keys` in [`server_keys`]; `oidcc-request-uri-unsigned` and
+//!   `oidcc-request-uri-signed-rs256` in [`request_objects`];
+//!   `oidcc-ensure-request-object-with-redirect-uri` as
+//!   `basic::private_key_jwt::oidcc_ensure_request_object_with_redirect_uri`; `oidcc-registration-jwks-uri`, `oidcc-refresh-token-rp-key-rotation`
 //!   and `oidcc-ensure-client-assertion-with-iss-aud-succeeds` beside the other client-assertion
 //!   tests in `client_auth_jwt`; `oidcc-refresh-token` as `basic::private_key_jwt::oidcc_refresh_token`.
 
