@@ -1,9 +1,11 @@
-//! The request-object and claims modules of the Basic and Dynamic OP plans
-//! (`oidcc-basic-certification-test-plan`, `oidcc-dynamic-certification-test-plan`). Each sends
-//! what the suite's module sends — the authorization request as a request object
+//! The request-object modules of the Dynamic OP plan (`oidcc-dynamic-certification-test-plan`)
+//! that run with a static client: `oidcc-request-uri-unsigned` and
+//! `oidcc-request-uri-signed-rs256` (those of the Basic plan and of the others, and
+//! `oidcc-claims-essential`, are with the plans' other modules in `conformance::oidcc`). Each
+//! sends what the suite's module sends — the authorization request as a request object
 //! (`ConvertAuthorizationEndpointRequestToRequestObject`), unsigned
 //! (`SerializeRequestObjectWithNullAlgorithm`) or RS256-signed with `iss` and `aud`
-//! (`SignRequestObject`), by value or at a `request_uri` the client registered with a fragment
+//! (`SignRequestObject`), at a `request_uri` the client registered with a fragment
 //! (`CreateRandomRequestUriWithFragment`), the query repeating `response_type`, `client_id`,
 //! `scope` and `redirect_uri` only — and checks what it checks: the discovery conditions it
 //! calls (skipped modules count as failures here: the suite skips them when `none` is not
@@ -64,16 +66,10 @@ fn suite_request(server: &TestServer, info: &Value, extra: &[(&str, &str)]) -> (
     (format!("{}/authorize?{}", server.base, query.finish()), state, nonce)
 }
 
-/// What the suite's callback saw and then fetched.
-struct Outcome {
-    id_claims: Value,
-    userinfo: Value,
-}
-
 /// Follows `url` as the browser, logs Alice in and consents, then checks the callback as
 /// `AbstractOIDCCServerTest` does (state, RFC 9207 iss, a code, no error), exchanges the code
 /// and verifies the ID token (signature, iss, aud, nonce, at_hash) and calls UserInfo.
-async fn authorize_and_redeem(server: &TestServer, rp: &Rp, url: &str, state: &str, nonce: &str) -> Outcome {
+async fn authorize_and_redeem(server: &TestServer, rp: &Rp, url: &str, state: &str, nonce: &str) {
     let prompt = start(server, url).await;
     assert_eq!(prompt["type"], "auth", "the request object is processed: {prompt}");
     let sid = prompt["sid"].as_str().unwrap();
@@ -85,29 +81,7 @@ async fn authorize_and_redeem(server: &TestServer, rp: &Rp, url: &str, state: &s
     assert!(params.get("error").is_none(), "{params:?}");
     assert_eq!(params.get("state").map(String::as_str), Some(state), "CheckMatchingStateParameter");
     assert_eq!(params.get("iss").map(String::as_str), Some(server.issuer.as_str()), "RFC 9207 iss");
-    let login = rp.redeem_and_verify(server, &params["code"], None, &Nonce::new(nonce.to_owned())).await;
-    Outcome { id_claims: login.id_claims, userinfo: login.userinfo }
-}
-
-/// A module that sends an unsigned object by value (`AbstractOIDCCRequestObjectServerTest`);
-/// with `invalid_query_redirect`, as `oidcc-ensure-request-object-with-redirect-uri` does.
-async fn unsigned_by_value(server: &TestServer, invalid_query_redirect: bool) {
-    let meta = discovery(server).await;
-    assert!(none_supported(&meta), "skipTestIfNoneUnsupported would skip the module");
-    let (info, rp) = suite_client(server, json!({})).await;
-    let (url, state, nonce) = suite_request(server, &info, &[]);
-    let object = unsecured(&object_claims(&url));
-    let mut request = object_request_url(server, &url, "request", &object);
-    if invalid_query_redirect {
-        // AddInvalidRedirectUriToAuthorizationRequest, after the conversion: the query's
-        // redirect_uri gets a `_invalid` path segment; the object keeps the registered one.
-        let encoded: String = url::form_urlencoded::byte_serialize(SUITE_CALLBACK.as_bytes()).collect();
-        request = request.replace(&encoded, &format!("{encoded}_invalid"));
-        assert!(request.contains("callback_invalid"));
-    }
-    authorize_and_redeem(server, &rp, &request, &state, &nonce).await;
-    // CheckDiscEndpointRequestParameterSupported (WARNING).
-    assert_eq!(meta["request_parameter_supported"], true);
+    rp.redeem_and_verify(server, &params["code"], None, &Nonce::new(nonce.to_owned())).await;
 }
 
 /// A module that sends an object at a `request_uri` (`AbstractOIDCCRequestUriServerTest`).
@@ -146,45 +120,11 @@ async fn by_reference(signing: Option<Algorithm>) {
 }
 
 #[tokio::test]
-async fn oidcc_unsigned_request_object_supported_correctly_or_rejected_as_unsupported() {
-    let server = TestServer::start().await;
-    unsigned_by_value(&server, false).await;
-}
-
-#[tokio::test]
-async fn oidcc_ensure_request_object_with_redirect_uri() {
-    // The server must use the object's redirect_uri (OIDCC-6.1), not the query's invalid one,
-    // and never answer request_not_supported to it.
-    let server = TestServer::start().await;
-    unsigned_by_value(&server, true).await;
-}
-
-#[tokio::test]
 async fn oidcc_request_uri_unsigned() {
-    by_reference(None).await;
-}
-
-#[tokio::test]
-async fn oidcc_request_uri_unsigned_supported_correctly_or_rejected_as_unsupported() {
-    // The same request as oidcc-request-uri-unsigned; success (not request_uri_not_supported)
-    // and then CheckDiscEndpointRequestUriParameterSupported as a WARNING.
     by_reference(None).await;
 }
 
 #[tokio::test]
 async fn oidcc_request_uri_signed_rs256() {
     by_reference(Some(Algorithm::RS256)).await;
-}
-
-#[tokio::test]
-async fn oidcc_claims_essential() {
-    // AddUserInfoEssentialNameClaimToAuthorizationEndpointRequest, in the query.
-    let server = TestServer::start().await;
-    let (info, rp) = suite_client(&server, json!({})).await;
-    let claims = json!({"userinfo": {"name": {"essential": true}}}).to_string();
-    let (url, state, nonce) = suite_request(&server, &info, &[("claims", &claims)]);
-    let outcome = authorize_and_redeem(&server, &rp, &url, &state, &nonce).await;
-    // EnsureUserInfoContainsName (WARNING), EnsureIdTokenDoesNotContainName (WARNING).
-    assert!(outcome.userinfo["name"].as_str().is_some_and(|n| !n.is_empty()), "{}", outcome.userinfo);
-    assert!(outcome.id_claims.get("name").is_none(), "{}", outcome.id_claims);
 }
