@@ -187,12 +187,13 @@ async fn login_at(
     let api = |method: reqwest::Method, path: String, body: Value| {
         http.request(method, format!("{}{path}", a.issuer)).bearer_auth(&a.api_token).json(&body).send()
     };
-    let mut prompt: Value = api(reqwest::Method::POST, "/authz-sessions/v1".into(), json!({ "query": query, "sso_token": sso }))
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut prompt: Value =
+        api(reqwest::Method::POST, "/authz-sessions/v1".into(), json!({ "query": query, "sso_token": sso }))
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
     let mut made_sso = None;
     loop {
         let sid = prompt["sid"].as_str().unwrap_or_default().to_owned();

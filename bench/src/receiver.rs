@@ -37,13 +37,15 @@ pub async fn serve(ports: &[u16], ca_out: &Path) -> Result<(), String> {
                         received.fetch_add(1, Ordering::Relaxed);
                         async { Ok::<_, std::convert::Infallible>(hyper::Response::new(String::new())) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), service).await;
+                    let _ =
+                        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), service).await;
                 });
             }
         });
     }
     println!("receiving on {ports:?}");
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
