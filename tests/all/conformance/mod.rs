@@ -21,10 +21,23 @@
 //!   [`request_objects`]; `oidcc-registration-jwks-uri`, `oidcc-refresh-token-rp-key-rotation`
 //!   and `oidcc-ensure-client-assertion-with-iss-aud-succeeds` beside the other client-assertion
 //!   tests in `client_auth_jwt`; `oidcc-refresh-token` as `basic::private_key_jwt::oidcc_refresh_token`.
+//! - **RP-Initiated Logout** (`oidcc-rp-initiated-logout-certification-test-plan`): the
+//!   discovery module and the ten `oidcc-rp-initiated-logout*` modules in [`logout`].
+//! - **Back-Channel Logout** (`oidcc-backchannel-rp-initiated-logout-certification-test-plan`):
+//!   `oidcc-backchannel-logout-discovery-endpoint-verification` and
+//!   `oidcc-backchannel-rp-initiated-logout` in [`logout`].
+//! - **Front-Channel Logout** (`oidcc-frontchannel-rp-initiated-logout-certification-test-plan`):
+//!   `oidcc-frontchannel-logout-discovery-endpoint-verification` and
+//!   `oidcc-frontchannel-rp-initiated-logout` in [`logout`].
+//! - **3rd-Party-Initiated Login** (`oidcc-3rdparty-init-login-certification-test-plan`):
+//!   `oidcc-3rd_party-init-login` and `oidcc-3rd_party-init-login-nohttps` in
+//!   [`third_party_login`].
 
 mod basic;
 mod config;
 mod dynamic_registration;
 mod dynamic_tokens;
+mod logout;
 mod request_objects;
 mod server_keys;
+mod third_party_login;
