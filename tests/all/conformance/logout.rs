@@ -55,12 +55,14 @@ fn long_state() -> String {
 }
 
 /// `CreateRandomEndSessionState`: 50 letters, 10 digits and 30 punctuation characters of
-/// VSCHAR, with `+`, space and `;` turned into `~`. Every punctuation character the suite may
-/// draw is here, to check each comes back intact.
+/// VSCHAR, with `+`, space and `;` turned into `~`. Here the punctuation is all 33 characters
+/// the suite draws from rather than 30 of them, to check each comes back intact.
 fn end_session_state() -> String {
-    let letters: String =
-        (0..3).map(|_| random_jti()).collect::<String>().chars().filter(char::is_ascii_alphabetic).collect();
-    let punctuation: String = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~ "
+    let letters: String = std::iter::repeat_with(random_jti)
+        .flat_map(|s| s.chars().filter(char::is_ascii_alphabetic).collect::<Vec<_>>())
+        .take(50)
+        .collect();
+    let punctuation: String = " !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
         .chars()
         .map(|c| if matches!(c, '+' | ' ' | ';') { '~' } else { c })
         .collect();
@@ -248,7 +250,7 @@ impl Suite {
     /// A module whose screenshot is an error page: the provider refuses the request with a
     /// page naming `about`, sends the browser nowhere (the suite fails if its
     /// `post_logout_redirect` is called), and the user stays logged in.
-    async fn expect_error_page(&mut self, params: &[(String, String)], about: &str) {
+    async fn expect_error_page(&self, params: &[(String, String)], about: &str) {
         let (status, page) = self.end_session(params).await.expect_err("the provider refuses the request");
         assert_eq!(status, 400, "{page}");
         assert!(page.contains("Sign-out request refused") && page.contains(about), "the error page: {page}");
@@ -357,7 +359,7 @@ async fn oidcc_rp_initiated_logout() {
 /// registered (`ExpectPostLogoutRedirectUriNotRegisteredErrorPage`).
 #[tokio::test]
 async fn oidcc_rp_initiated_logout_bad_post_logout_redirect_uri() {
-    let mut suite = Suite::standard().await;
+    let suite = Suite::standard().await;
     let (mut params, _) = suite.end_session_request();
     set(&mut params, "post_logout_redirect_uri", format!("{}/bad_post_logout_redirect_uri", suite.base));
     suite.expect_error_page(&params, "post_logout_redirect_uri is not one of the client's registered").await;
@@ -369,7 +371,7 @@ async fn oidcc_rp_initiated_logout_bad_post_logout_redirect_uri() {
 #[tokio::test]
 async fn oidcc_rp_initiated_logout_modified_id_token_hint() {
     use base64::Engine;
-    let mut suite = Suite::standard().await;
+    let suite = Suite::standard().await;
     let (mut params, _) = suite.end_session_request();
     let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg": "none"}"#);
     let payload = suite.id_token.split('.').nth(1).unwrap();
@@ -383,7 +385,7 @@ async fn oidcc_rp_initiated_logout_modified_id_token_hint() {
 /// nothing says whose the URI is.
 #[tokio::test]
 async fn oidcc_rp_initiated_logout_no_id_token_hint() {
-    let mut suite = Suite::standard().await;
+    let suite = Suite::standard().await;
     let (mut params, _) = suite.end_session_request();
     without(&mut params, "id_token_hint");
     suite.expect_error_page(&params, "post_logout_redirect_uri needs client_id or id_token_hint").await;
@@ -443,7 +445,7 @@ async fn oidcc_rp_initiated_logout_only_state() {
 /// URI, which must match exactly.
 #[tokio::test]
 async fn oidcc_rp_initiated_logout_query_added_to_post_logout_redirect_uri() {
-    let mut suite = Suite::standard().await;
+    let suite = Suite::standard().await;
     let (mut params, _) = suite.end_session_request();
     set(&mut params, "post_logout_redirect_uri", format!("{}?foo=bar", suite.post_logout_redirect_uri()));
     suite.expect_error_page(&params, "post_logout_redirect_uri is not one of the client's registered").await;
@@ -456,7 +458,7 @@ async fn oidcc_rp_initiated_logout_query_added_to_post_logout_redirect_uri() {
 /// (`GenerateJWKsFromClientSecret`), tried too.
 #[tokio::test]
 async fn oidcc_rp_initiated_logout_bad_id_token_hint() {
-    let mut suite = Suite::standard().await;
+    let suite = Suite::standard().await;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let claims = json!({
         "iss": suite.client_id(),
