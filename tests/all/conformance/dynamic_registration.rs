@@ -26,7 +26,7 @@ use crate::support::tls::TestCa;
 use crate::support::{TestServer, alice, redirect_params};
 
 /// `CreateRedirectUri`: the suite's callback for this test alias.
-const REDIRECT_URI: &str = "https://localhost.emobix.co.uk:8443/test/a/gatehouse/callback";
+pub(super) const REDIRECT_URI: &str = "https://localhost.emobix.co.uk:8443/test/a/gatehouse/callback";
 /// `AbstractCondition.SUPPORT_EMAIL`, which `AddContactsToDynamicRegistrationRequest` sends.
 const SUPPORT_EMAIL: &str = "certification@oidf.org";
 /// The two client authentication variants the plan must pass.
@@ -34,7 +34,7 @@ const VARIANTS: [&str; 2] = ["client_secret_basic", "private_key_jwt"];
 
 /// The provider as the plan meets it: https, open registration, fetching documents (the
 /// sector identifier) from servers signed by `ca`.
-async fn provider(ca: &TestCa) -> TestServer {
+pub(super) async fn provider(ca: &TestCa) -> TestServer {
     TestServer::start_https(
         ca,
         "",
@@ -47,7 +47,7 @@ async fn provider(ca: &TestCa) -> TestServer {
 }
 
 /// `OIDCCCreateDynamicClientRegistrationRequest` for `auth` with `redirect_uri`.
-fn registration_request(auth: &str, key: &ClientKey, redirect_uri: &str) -> Value {
+pub(super) fn registration_request(auth: &str, key: &ClientKey, redirect_uri: &str) -> Value {
     json!({
         "client_name": "OIDF Conformance Test oidcc",
         "grant_types": ["authorization_code"],
@@ -72,7 +72,7 @@ fn ensure_content_type_json(answer: &Answer) {
 }
 
 /// `CallDynamicRegistrationEndpointAndVerifySuccessfulResponse`; returns the client.
-async fn register_and_verify(server: &TestServer, request: &Value) -> Value {
+pub(super) async fn register_and_verify(server: &TestServer, request: &Value) -> Value {
     let answer = call_registration_endpoint(server, request).await;
     ensure_content_type_json(&answer);
     assert_eq!(answer.status, 201, "EnsureHttpStatusCodeIs201: {}", answer.body);
@@ -94,7 +94,7 @@ async fn register_and_verify(server: &TestServer, request: &Value) -> Value {
 }
 
 /// `UnregisterDynamicallyRegisteredClient`.
-async fn unregister(server: &TestServer, client: &Value) {
+pub(super) async fn unregister(server: &TestServer, client: &Value) {
     let uri = client["registration_client_uri"].as_str().unwrap();
     let token = client["registration_access_token"].as_str();
     let answer = call(server, Method::DELETE, uri, token, None).await;

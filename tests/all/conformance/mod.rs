@@ -36,6 +36,17 @@
 //!   `basic::private_key_jwt::oidcc_ensure_request_object_with_redirect_uri`; `oidcc-registration-jwks-uri`, `oidcc-refresh-token-rp-key-rotation`
 //!   and `oidcc-ensure-client-assertion-with-iss-aud-succeeds` beside the other client-assertion
 //!   tests in `client_auth_jwt`; `oidcc-refresh-token` as `basic::private_key_jwt::oidcc_refresh_token`.
+//! - **RP-Initiated Logout** (`oidcc-rp-initiated-logout-certification-test-plan`): the
+//!   discovery module and the ten `oidcc-rp-initiated-logout*` modules in [`logout`].
+//! - **Back-Channel Logout** (`oidcc-backchannel-rp-initiated-logout-certification-test-plan`):
+//!   `oidcc-backchannel-logout-discovery-endpoint-verification` and
+//!   `oidcc-backchannel-rp-initiated-logout` in [`logout`].
+//! - **Front-Channel Logout** (`oidcc-frontchannel-rp-initiated-logout-certification-test-plan`):
+//!   `oidcc-frontchannel-logout-discovery-endpoint-verification` and
+//!   `oidcc-frontchannel-rp-initiated-logout` in [`logout`].
+//! - **3rd-Party-Initiated Login** (`oidcc-3rdparty-init-login-certification-test-plan`):
+//!   `oidcc-3rd_party-init-login` and `oidcc-3rd_party-init-login-nohttps` in
+//!   [`third_party_login`].
 
 /// A plan's modules for one of its variants, a test each: `plan!(id_token = ID_TOKEN => [oidcc_server, …])`
 /// makes `id_token::oidcc_server`, which runs `oidcc::oidcc_server(ID_TOKEN)` (`ID_TOKEN` a
@@ -65,6 +76,8 @@ mod dynamic_registration;
 mod dynamic_tokens;
 mod hybrid;
 mod implicit;
+mod logout;
 mod oidcc;
 mod request_objects;
 mod server_keys;
+mod third_party_login;

@@ -11,6 +11,13 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::TcpListener;
 
+/// What a connection to a [`TestCa::serve`] server negotiated, for checks of the client's TLS.
+#[derive(Clone, Copy, Debug)]
+pub struct TlsInfo {
+    pub version: Option<rustls::ProtocolVersion>,
+    pub cipher_suite: Option<rustls::CipherSuite>,
+}
+
 /// A certificate authority that exists for one test, with its certificate in a PEM file.
 pub struct TestCa {
     issuer: Issuer<'static, KeyPair>,
@@ -61,8 +68,9 @@ impl TestCa {
         reqwest::Certificate::from_pem(&std::fs::read(&self.file).expect("the CA file")).expect("a PEM certificate")
     }
 
-    /// Serves `router` over https on a loopback port; returns its base URL. The server lives
-    /// as long as the test's runtime.
+    /// Serves `router` over https on a loopback port; returns its base URL. Each request
+    /// carries the connection's [`TlsInfo`] as an extension. The server lives as long as the
+    /// test's runtime.
     pub async fn serve(&self, router: Router) -> String {
         let (chain, key) = self.server_identity();
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
@@ -79,6 +87,12 @@ impl TestCa {
                 let (acceptor, router) = (acceptor.clone(), router.clone());
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let connection = tls.get_ref().1;
+                    let info = TlsInfo {
+                        version: connection.protocol_version(),
+                        cipher_suite: connection.negotiated_cipher_suite().map(|s| s.suite()),
+                    };
+                    let router = router.layer(axum::Extension(info));
                     let service = hyper_util::service::TowerToHyperService::new(router);
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
