@@ -225,3 +225,30 @@ async fn consent_limits_the_released_claims_and_preset_claims_are_added() {
     let at_claims = parts(login.tokens.access_token().secret()).1;
     assert_eq!(at_claims["scope"], "openid email", "the access token carries the consented scope");
 }
+
+/// `default_acr_values` (Dynamic Registration §2) reach the front-end when the request names
+/// no `acr_values`, and the ID token reports the acr the login reached; a request's own
+/// `acr_values` take their place.
+#[tokio::test]
+async fn default_acr_values_apply_when_the_request_names_none() {
+    let server = TestServer::start().await;
+    let info = server.web_client(json!({ "default_acr_values": ["urn:example:mfa", "urn:example:pwd"] })).await;
+    let rp = Rp::new(&server, &info).await;
+    for (extra, expected) in [
+        (vec![], json!(["urn:example:mfa", "urn:example:pwd"])),
+        (vec![("acr_values", "urn:example:other")], json!(["urn:example:other"])),
+    ] {
+        let pending = rp.authorize(&["openid"], &extra);
+        let query = server.browse_authorize(&pending.url).await;
+        let prompt = server.start_session(&query, None, None).await;
+        assert_eq!(prompt["type"], "auth", "{prompt}");
+        assert_eq!(prompt["auth_request"]["acr_values"], expected, "{prompt}");
+        let mut subject = alice();
+        subject["acr"] = expected[0].clone();
+        let sid = prompt["sid"].as_str().unwrap();
+        server.submit_subject(sid, subject).await;
+        let response = server.submit_consent(sid, json!({"scope": "*"})).await;
+        let done = rp.finish(&server, pending, response["uri"].as_str().unwrap()).await;
+        assert_eq!(done.id_claims["acr"], expected[0]);
+    }
+}

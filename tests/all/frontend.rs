@@ -218,3 +218,35 @@ async fn the_demo_rp_registers_again_with_a_fresh_secret() {
     assert_eq!(done.url.origin(), url.origin());
     assert_eq!(done.json("#userinfo")["sub"], "alice");
 }
+
+/// The demo user with every standard claim: the demo RP asks for profile and email, and gets
+/// each of those scopes' claims from UserInfo.
+#[tokio::test]
+async fn carol_has_every_claim_of_the_scopes_the_demo_asks_for() {
+    let stack = stack().await;
+    let browser = Browser::new();
+    let consent = stack.sign_in(&browser, "carol", "looking-glass").await;
+    let done = browser.submit(consent.form("consent").set("decision", "allow")).await;
+    let userinfo = done.json("#userinfo");
+    assert_eq!(userinfo["sub"], "carol");
+    for claim in [
+        "name",
+        "given_name",
+        "family_name",
+        "middle_name",
+        "nickname",
+        "preferred_username",
+        "profile",
+        "picture",
+        "website",
+        "gender",
+        "birthdate",
+        "zoneinfo",
+        "locale",
+        "updated_at",
+        "email",
+        "email_verified",
+    ] {
+        assert!(userinfo.get(claim).is_some_and(|v| !v.is_null()), "{claim}: {userinfo}");
+    }
+}

@@ -8,6 +8,7 @@
 //! A request object (`request_object.rs`) is resolved between the client check and the
 //! redirect check: every later check reads the parameters with the object's merged in.
 
+mod acr_values;
 mod claims;
 mod client;
 mod duplicates;
@@ -119,6 +120,7 @@ const AFTER_REDIRECT: &[Check] = &[
     prompt::check,
     max_age::check,
     claims::check,
+    acr_values::check,
     id_token_hint::check,
 ];
 
