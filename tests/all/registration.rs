@@ -155,7 +155,7 @@ async fn a_registration_is_read_updated_with_a_new_token_and_deleted() {
     assert_eq!(read.body["client_secret"], secret, "RFC 7592 §3: the whole client information");
     assert_eq!(read.body["x_note"], "first");
     assert!(read.body.get("registration_access_token").is_none(), "only its hash is stored");
-    for bad in [None, Some("not-the-token"), Some(&secret[..])] {
+    for bad in [None, Some("not-the-token"), Some(secret)] {
         let refused = call(&server, Method::GET, uri, bad, None).await;
         assert_eq!(refused.status, 401, "{bad:?}");
         assert!(refused.challenge.unwrap().starts_with("Bearer"));

@@ -217,7 +217,7 @@ async fn the_query_response_mode_is_refused_for_tokens() {
     let (prompt, params) = refused(&server, &req.url).await;
     assert_eq!(prompt["mode"], "fragment", "{prompt}");
     assert_eq!(params["error"], "invalid_request");
-    assert!(params.get("code").is_none());
+    assert!(!params.contains_key("code"));
 }
 
 #[tokio::test]

@@ -308,7 +308,7 @@ async fn logged_out(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let state_ok = q.get("state").is_some() && cookie(&headers, LOGOUT_COOKIE) == q.get("state").cloned();
+    let state_ok = q.contains_key("state") && cookie(&headers, LOGOUT_COOKIE) == q.get("state").cloned();
     let ended = rp.ended.lock().unwrap_or_else(|e| e.into_inner()).clone();
     page(StatusCode::OK, pages::logged_out(state_ok, &ended))
 }

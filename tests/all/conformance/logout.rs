@@ -292,7 +292,7 @@ impl Suite {
         let (prompt, state, _) = self.authorize(&[("prompt", "none")]).await;
         let params = self.callback(&prompt, &state);
         let error = params.get("error").expect("EnsureErrorFromAuthorizationEndpointResponse");
-        assert!(params.get("code").is_none(), "RejectAuthCodeInAuthorizationEndpointResponse");
+        assert!(!params.contains_key("code"), "RejectAuthCodeInAuthorizationEndpointResponse");
         for name in params.keys() {
             assert!(
                 ["error", "error_description", "error_uri", "state", "session_state", "iss"].contains(&name.as_str()),

@@ -78,7 +78,7 @@ async fn authorize_and_redeem(server: &TestServer, rp: &Rp, url: &str, state: &s
     let uri = response["uri"].as_str().unwrap_or_else(|| panic!("a redirect: {response}"));
     assert!(uri.starts_with(SUITE_CALLBACK), "the redirect URI of the request object: {uri}");
     let params = redirect_params(uri);
-    assert!(params.get("error").is_none(), "{params:?}");
+    assert!(!params.contains_key("error"), "{params:?}");
     assert_eq!(params.get("state").map(String::as_str), Some(state), "CheckMatchingStateParameter");
     assert_eq!(params.get("iss").map(String::as_str), Some(server.issuer.as_str()), "RFC 9207 iss");
     rp.redeem_and_verify(server, &params["code"], None, &Nonce::new(nonce.to_owned())).await;

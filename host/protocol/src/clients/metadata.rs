@@ -116,10 +116,10 @@ fn check_grants(m: &ClientMetadata) -> Result<(), ApiError> {
             return Err(bad_metadata(format!("response_types: {r:?} needs the {g} grant type in grant_types")));
         }
     }
-    if let Some(g) = ["authorization_code", "implicit"].into_iter().find(|g| m.has_grant_type(g)) {
-        if m.response_types.is_empty() {
-            return Err(bad_metadata(format!("grant_types {g} needs a response type in response_types")));
-        }
+    if let Some(g) = ["authorization_code", "implicit"].into_iter().find(|g| m.has_grant_type(g))
+        && m.response_types.is_empty()
+    {
+        return Err(bad_metadata(format!("grant_types {g} needs a response type in response_types")));
     }
     if m.token_endpoint_auth_method == AuthMethod::None && m.has_grant_type("client_credentials") {
         return Err(bad_metadata(

@@ -161,7 +161,7 @@ pub(crate) async fn id_token(
     };
     let signed = jose::sign(provider.signer(), alg, None, &claims, now).await?;
     // Core §10.2: signed, then encrypted when the client registered encryption.
-    Ok(provider.id_token_for_client(client, signed).await?)
+    provider.id_token_for_client(client, signed).await
 }
 
 /// Issues the tokens a grant allows: an access token, an ID token for OpenID requests and,
