@@ -10,6 +10,7 @@ mod client_auth_jwt;
 mod clients_api;
 mod code_flow;
 mod conformance;
+mod encrypted_request_objects;
 mod encryption;
 mod example_limits;
 mod frontend;

@@ -53,6 +53,8 @@ impl Provider {
             "request_uri_parameter_supported": true,
             "require_request_uri_registration": true,
             "request_object_signing_alg_values_supported": request_object_algs,
+            "request_object_encryption_alg_values_supported": key_algs,
+            "request_object_encryption_enc_values_supported": encs,
             "pushed_authorization_request_endpoint": s.endpoints.pushed_authorization_request,
             "require_pushed_authorization_requests": s.require_pushed_authorization_requests,
             "authorization_response_iss_parameter_supported": true,
@@ -89,9 +91,16 @@ impl Provider {
         metadata
     }
 
-    /// The public keys clients verify tokens with.
-    pub fn jwks(&self) -> jose_jwk::JwkSet {
-        self.signer().jwks(self.now())
+    /// The public keys clients verify tokens with, and the keys they encrypt request objects
+    /// to (`use: enc`). Should the store fail, the signing keys are still served, so tokens stay
+    /// verifiable.
+    pub async fn jwks(&self) -> jose_jwk::JwkSet {
+        let mut set = self.signer().jwks(self.now());
+        match self.encryption_jwks().await {
+            Ok(keys) => set.keys.extend(keys),
+            Err(e) => tracing::warn!(error = %e, "the JWK set is served without its encryption keys"),
+        }
+        set
     }
 
     /// Deletes expired records; the server calls this periodically.

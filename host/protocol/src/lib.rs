@@ -10,6 +10,7 @@ pub mod claims;
 pub mod client_keys;
 pub mod clients;
 pub mod encryption;
+mod encryption_keys;
 pub mod error;
 pub mod fetch;
 pub mod introspection;

@@ -23,6 +23,9 @@ pub struct Lifetimes {
     pub refresh_token: u64,
     /// A pushed authorization request's `request_uri` (RFC 9126 §2.2).
     pub pushed_request: u64,
+    /// How long one set of the provider's encryption keys is the published one; it still
+    /// decrypts for one period more (`encryption_keys.rs`).
+    pub encryption_key: u64,
 }
 
 impl Default for Lifetimes {
@@ -35,6 +38,7 @@ impl Default for Lifetimes {
             id_token: 3600,
             refresh_token: 30 * 24 * 3600,
             pushed_request: 60,
+            encryption_key: 30 * 24 * 3600,
         }
     }
 }
@@ -181,11 +185,19 @@ pub struct Provider {
     client_keys: ClientKeyCache,
     /// The pairwise-subject salt, once read from the store (`pairwise.rs`).
     pairwise_salt: std::sync::OnceLock<Secret<[u8; 32]>>,
+    /// The provider's own encryption keys, per period, once read from the store.
+    encryption_keys: crate::encryption_keys::EncryptionKeys,
 }
 
 impl Provider {
     pub fn new(settings: Settings, ports: Ports) -> Self {
-        Self { settings, ports, client_keys: ClientKeyCache::default(), pairwise_salt: std::sync::OnceLock::new() }
+        Self {
+            settings,
+            ports,
+            client_keys: ClientKeyCache::default(),
+            pairwise_salt: std::sync::OnceLock::new(),
+            encryption_keys: Default::default(),
+        }
     }
 
     pub fn settings(&self) -> &Settings {
@@ -222,6 +234,10 @@ impl Provider {
 
     pub(crate) fn client_keys(&self) -> &ClientKeyCache {
         &self.client_keys
+    }
+
+    pub(crate) fn encryption_keys(&self) -> &crate::encryption_keys::EncryptionKeys {
+        &self.encryption_keys
     }
 
     pub(crate) fn pairwise_salt_cell(&self) -> &std::sync::OnceLock<Secret<[u8; 32]>> {

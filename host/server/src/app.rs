@@ -390,6 +390,7 @@ fn settings(config: &Config) -> Settings {
         id_token: l.id_token.as_secs(),
         refresh_token: l.refresh_token.as_secs(),
         pushed_request: l.pushed_request.as_secs(),
+        encryption_key: l.encryption_key.as_secs(),
     };
     settings.require_pushed_authorization_requests = config.par.required;
     settings.id_token_alg = config.signing.id_token_alg;

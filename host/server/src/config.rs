@@ -463,6 +463,10 @@ pub struct LifetimesConfig {
     /// How long a pushed authorization request's `request_uri` can be used (RFC 9126 §2.2).
     #[serde(with = "humantime_serde", default = "d1m")]
     pub pushed_request: Duration,
+    /// How long one set of the provider's request-object encryption keys is published; it
+    /// still decrypts for as long again.
+    #[serde(with = "humantime_serde", default = "d30d")]
+    pub encryption_key: Duration,
     /// The longest token lifetimes a consent (from the front-end or a consent policy) may ask
     /// for; longer ones are refused.
     #[serde(with = "humantime_serde", default = "d1d")]
@@ -545,6 +549,7 @@ impl Default for LifetimesConfig {
             id_token: d1h(),
             refresh_token: d30d(),
             pushed_request: d1m(),
+            encryption_key: d30d(),
             max_access_token: d1d(),
             max_id_token: d1d(),
             max_refresh_token: d365d(),
@@ -688,6 +693,11 @@ impl Config {
         }
         if l.code.as_secs() > 600 {
             return Err(ConfigError("lifetimes.code must be at most 10 minutes (RFC 6749 §4.1.2)".into()));
+        }
+        if l.encryption_key.as_secs() < 3600 {
+            return Err(ConfigError(
+                "lifetimes.encryption_key must be at least an hour: clients cache the JWK set".into(),
+            ));
         }
         if l.pushed_request.as_secs() > 600 {
             return Err(ConfigError(

@@ -6,7 +6,8 @@
 //! Core §6.1: "If the same parameter exists both in the Request Object and the OAuth
 //! Authorization Request parameters, the parameter in the Request Object is used", and
 //! `client_id` and `response_type`, when both places have them, must match. The object is
-//! decoded first, then verified (`verify.rs`); the reference is fetched by `reference.rs`.
+//! decrypted first when it is encrypted to the provider (`encryption_keys.rs`), decoded, then
+//! verified (`verify.rs`); the reference is fetched by `reference.rs`.
 //!
 //! A refused object is answered at a redirect URI only if one of the client's registered URIs
 //! can be had: the object's own `redirect_uri` (with its `response_mode` and `state`) when the
@@ -77,6 +78,12 @@ pub(super) async fn resolve(provider: &Provider, draft: &Draft<'_>, origin: Orig
         // A pushed request without an object is the pushed parameters as they are.
         return Ok(pushed);
     };
+    // An encrypted object (five parts, RFC 7516 §7.1) holds the signed one (Core §6.1: "signed
+    // then encrypted").
+    let jwt = match jwt.split('.').count() {
+        5 => provider.open_request_object(client, &jwt).await.map_err(refuse)?,
+        _ => jwt,
+    };
     let decoded = decode(&jwt).map_err(refuse)?;
     let merged = merge(&decoded.claims, params);
     let refuse_decoded = |error: OAuthError| {
@@ -117,15 +124,12 @@ fn without_objects(params: &Params) -> Params {
 }
 
 /// Decodes a compact JWS (RFC 7515 §7.1) without verifying it: the header's `alg` and the
-/// claims, a JSON object. An encrypted object (five parts, RFC 7516 §7.1) is not supported.
+/// claims, a JSON object.
 fn decode(jwt: &str) -> Result<Decoded<'_>, OAuthError> {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let invalid = |why: &str| OAuthError::new(ErrorCode::InvalidRequestObject, format!("the request object {why}"));
     let parts: Vec<&str> = jwt.split('.').collect();
-    if parts.len() == 5 {
-        return Err(invalid("is encrypted, and encrypted request objects are not supported"));
-    }
     let [header, payload, _] = parts[..] else {
         return Err(invalid("is not a JWT"));
     };

@@ -233,6 +233,13 @@ impl Provider {
         if m.request_object_encryption_enc.is_some() && m.request_object_encryption_alg.is_none() {
             return Err(bad_metadata("request_object_encryption_enc needs request_object_encryption_alg"));
         }
+        if m.request_object_encryption_alg.is_some_and(|a| a.is_symmetric())
+            && !m.token_endpoint_auth_method.uses_secret()
+        {
+            return Err(bad_metadata(
+                "request_object_encryption_alg is keyed with the client secret, and the client has none",
+            ));
+        }
         self.check_sector(m).await
     }
 }

@@ -137,7 +137,7 @@ pub(super) fn unwrap(header: &Header, key: &Jwk, encrypted_key: &[u8]) -> Result
 
 /// Whether `key` is a public key `alg` can encrypt to (always false for the symmetric
 /// algorithms, whose key is the client secret's).
-pub(super) fn fits(key: &Jwk, alg: KeyAlg) -> bool {
+pub(crate) fn fits(key: &Jwk, alg: KeyAlg) -> bool {
     match alg {
         KeyAlg::RsaOaep | KeyAlg::RsaOaep256 => rsa_public(key).is_ok(),
         KeyAlg::EcdhEs | KeyAlg::EcdhEsA128Kw | KeyAlg::EcdhEsA192Kw | KeyAlg::EcdhEsA256Kw => {

@@ -131,3 +131,74 @@ mod tests {
         assert_eq!(recipient_key(&json!([]), KeyAlg::RsaOaep), None);
     }
 }
+
+/// A fresh RSA key as a private JWK with every member RSA-OAEP decryption needs (`d` and the
+/// CRT parameters). aws-lc-rs generates it; its PKCS #8 form is read back into the members,
+/// since aws-lc-rs hands out no components.
+pub fn generate_rsa(size: aws_lc_rs::rsa::KeySize) -> Result<Jwk, JweError> {
+    use aws_lc_rs::encoding::AsDer;
+    use jose_jwk::{Rsa, RsaOptional, RsaPrivate};
+    let failed = |_| JweError::Encryption;
+    let der = aws_lc_rs::rsa::PrivateDecryptingKey::generate(size).map_err(failed)?.as_der().map_err(failed)?;
+    // PrivateKeyInfo (RFC 5208 §5) around RSAPrivateKey (RFC 8017 §A.1.2): version, n, e, d,
+    // p, q, dP, dQ, qInv.
+    let ints: Vec<Vec<u8>> = yasna::parse_der(der.as_ref(), |r| {
+        r.read_sequence(|r| {
+            r.next().read_u8()?;
+            r.next().read_sequence(|r| {
+                r.next().read_oid()?;
+                r.next().read_null()
+            })?;
+            let rsa_private_key = r.next().read_bytes()?;
+            yasna::parse_der(&rsa_private_key, |r| {
+                r.read_sequence(|r| {
+                    r.next().read_u8()?;
+                    (0..8).map(|_| r.next().read_bigint_bytes().map(|(b, _)| b)).collect()
+                })
+            })
+        })
+    })
+    .map_err(|_| JweError::Encryption)?;
+    let m = |i: usize| ints[i].iter().skip_while(|&&b| b == 0).copied().collect::<Vec<u8>>();
+    let opt =
+        RsaOptional { p: m(3).into(), q: m(4).into(), dp: m(5).into(), dq: m(6).into(), qi: m(7).into(), oth: vec![] };
+    let prv = RsaPrivate { d: m(2).into(), opt: Some(opt) };
+    let key = Key::Rsa(Rsa { n: m(0).into(), e: m(1).into(), prv: Some(prv) });
+    Ok(Jwk { key, prm: Parameters::default() })
+}
+
+/// A fresh EC (P-256, P-384, P-521) or X25519 key for ECDH as a private JWK.
+pub fn generate_ecdh(algorithm: &'static aws_lc_rs::agreement::Algorithm) -> Result<Jwk, JweError> {
+    use aws_lc_rs::agreement;
+    use aws_lc_rs::encoding::{AsBigEndian, Curve25519SeedBin, EcPrivateKeyBin};
+    use jose_jwk::{Ec, EcCurves, Okp, OkpCurves};
+    let failed = |_| JweError::Encryption;
+    let private = agreement::PrivateKey::generate(algorithm).map_err(failed)?;
+    let point = private.compute_public_key().map_err(failed)?.as_ref().to_vec();
+    let key = if algorithm == &agreement::X25519 {
+        let d: Curve25519SeedBin = private.as_be_bytes().map_err(failed)?;
+        Key::Okp(Okp { crv: OkpCurves::X25519, x: point.into(), d: Some(d.as_ref().to_vec().into()) })
+    } else {
+        let crv = match point.len() {
+            65 => EcCurves::P256,
+            97 => EcCurves::P384,
+            _ => EcCurves::P521,
+        };
+        let (x, y) = point[1..].split_at(point.len() / 2);
+        let d: EcPrivateKeyBin = private.as_be_bytes().map_err(failed)?;
+        Key::Ec(Ec { crv, x: x.to_vec().into(), y: y.to_vec().into(), d: Some(d.as_ref().to_vec().into()) })
+    };
+    Ok(Jwk { key, prm: Parameters::default() })
+}
+
+/// The public half of a private JWK.
+pub fn public_half(jwk: &Jwk) -> Jwk {
+    use jose_jwk::{Ec, Okp, Rsa};
+    let key = match &jwk.key {
+        Key::Rsa(rsa) => Key::Rsa(Rsa { prv: None, ..rsa.clone() }),
+        Key::Ec(ec) => Key::Ec(Ec { d: None, ..ec.clone() }),
+        Key::Okp(okp) => Key::Okp(Okp { d: None, ..okp.clone() }),
+        other => other.clone(),
+    };
+    Jwk { key, prm: jwk.prm.clone() }
+}

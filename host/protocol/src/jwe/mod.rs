@@ -50,7 +50,8 @@ use jose_jwk::Jwk;
 use jose_jwk::jose_b64::serde::Bytes;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-pub use keys::{recipient_key, secret_key};
+pub(crate) use key_management::fits;
+pub use keys::{generate_ecdh, generate_rsa, public_half, recipient_key, secret_key};
 
 use crate::world::Random;
 

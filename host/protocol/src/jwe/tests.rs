@@ -4,9 +4,8 @@
 use std::sync::Mutex;
 
 use aws_lc_rs::agreement;
-use aws_lc_rs::encoding::{AsBigEndian, AsDer, Curve25519SeedBin, EcPrivateKeyBin};
-use aws_lc_rs::rsa::{KeySize, PrivateDecryptingKey};
-use jose_jwk::{Ec, EcCurves, Key, Okp, OkpCurves, Parameters, Rsa, RsaOptional, RsaPrivate};
+use aws_lc_rs::rsa::KeySize;
+use jose_jwk::{Ec, EcCurves, Key, Parameters, Rsa, RsaPrivate};
 use serde_json::json;
 
 use super::*;
@@ -28,69 +27,20 @@ fn b64(s: &str) -> Vec<u8> {
     URL_SAFE_NO_PAD.decode(s).unwrap()
 }
 
-fn with_kid(key: Key, kid: &str) -> Jwk {
-    Jwk { key, prm: Parameters { kid: Some(kid.to_owned()), ..Parameters::default() } }
-}
-
-/// The public half of a private JWK.
 fn public(jwk: &Jwk) -> Jwk {
-    let key = match &jwk.key {
-        Key::Rsa(rsa) => Key::Rsa(Rsa { prv: None, ..rsa.clone() }),
-        Key::Ec(ec) => Key::Ec(Ec { d: None, ..ec.clone() }),
-        Key::Okp(okp) => Key::Okp(Okp { d: None, ..okp.clone() }),
-        other => other.clone(),
-    };
-    Jwk { key, prm: jwk.prm.clone() }
+    public_half(jwk)
 }
 
-/// A fresh RSA key as a private JWK: aws-lc-rs generates it, and its PKCS #8 form is read
-/// back into the JWK members.
+/// A fresh RSA key as a private JWK, named `kid`.
 fn rsa_key(size: KeySize, kid: &str) -> Jwk {
-    let der = PrivateDecryptingKey::generate(size).unwrap().as_der().unwrap();
-    let ints: Vec<Vec<u8>> = yasna::parse_der(der.as_ref(), |r| {
-        r.read_sequence(|r| {
-            r.next().read_u8()?;
-            r.next().read_sequence(|r| {
-                r.next().read_oid()?;
-                r.next().read_null()
-            })?;
-            let rsa_private_key = r.next().read_bytes()?;
-            yasna::parse_der(&rsa_private_key, |r| {
-                r.read_sequence(|r| {
-                    r.next().read_u8()?;
-                    (0..8).map(|_| r.next().read_bigint_bytes().map(|(b, _)| b)).collect()
-                })
-            })
-        })
-    })
-    .unwrap();
-    let m = |i: usize| ints[i].iter().skip_while(|&&b| b == 0).copied().collect::<Vec<u8>>();
-    let opt =
-        RsaOptional { p: m(3).into(), q: m(4).into(), dp: m(5).into(), dq: m(6).into(), qi: m(7).into(), oth: vec![] };
-    let prv = RsaPrivate { d: m(2).into(), opt: Some(opt) };
-    with_kid(Key::Rsa(Rsa { n: m(0).into(), e: m(1).into(), prv: Some(prv) }), kid)
+    let jwk = generate_rsa(size).unwrap();
+    Jwk { prm: Parameters { kid: Some(kid.to_owned()), ..Parameters::default() }, ..jwk }
 }
 
-/// A fresh EC (P-256, P-384, P-521) or X25519 key as a private JWK.
+/// A fresh EC (P-256, P-384, P-521) or X25519 key as a private JWK, named `kid`.
 fn ecdh_key(algorithm: &'static agreement::Algorithm, kid: &str) -> Jwk {
-    let private = agreement::PrivateKey::generate(algorithm).unwrap();
-    let point = private.compute_public_key().unwrap().as_ref().to_vec();
-    if algorithm == &agreement::X25519 {
-        let d: Curve25519SeedBin = private.as_be_bytes().unwrap();
-        return with_kid(
-            Key::Okp(Okp { crv: OkpCurves::X25519, x: point.into(), d: Some(d.as_ref().to_vec().into()) }),
-            kid,
-        );
-    }
-    let crv = match point.len() {
-        65 => EcCurves::P256,
-        97 => EcCurves::P384,
-        _ => EcCurves::P521,
-    };
-    let (x, y) = point[1..].split_at(point.len() / 2);
-    let d: EcPrivateKeyBin = private.as_be_bytes().unwrap();
-    let ec = Ec { crv, x: x.to_vec().into(), y: y.to_vec().into(), d: Some(d.as_ref().to_vec().into()) };
-    with_kid(Key::Ec(ec), kid)
+    let jwk = generate_ecdh(algorithm).unwrap();
+    Jwk { prm: Parameters { kid: Some(kid.to_owned()), ..Parameters::default() }, ..jwk }
 }
 
 const ECDH_CURVES: [&agreement::Algorithm; 4] =

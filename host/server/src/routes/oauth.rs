@@ -22,7 +22,7 @@ pub async fn discovery(State(s): State<AppState>) -> Response {
 
 /// RFC 7517 JWK set. Short cache so new keys are picked up soon after they are published.
 pub async fn jwks(State(s): State<AppState>) -> Response {
-    ([(header::CACHE_CONTROL, "public, max-age=60")], Json(s.provider.jwks())).into_response()
+    ([(header::CACHE_CONTROL, "public, max-age=60")], Json(s.provider.jwks().await)).into_response()
 }
 
 /// The authorization endpoint hands the browser to the login front-end with the request as
