@@ -319,6 +319,36 @@ async fn a_receiver_that_is_down_is_retried_then_counted_as_failed_and_the_admin
 }
 
 #[tokio::test]
+async fn an_expired_subject_session_is_logged_out_on_the_back_channel() {
+    let ca = TestCa::new();
+    let server = TestServer::start_with(&format!(
+        "[outbound]\nallow_private_addresses = true\nca_file = \"{}\"\n[storage]\npurge_interval = \"100ms\"\n",
+        ca.file.display()
+    ))
+    .await;
+    let (receiver, uri) = Receiver::start(&ca, StatusCode::OK).await;
+    let client = server.web_client(json!({ "backchannel_logout_uri": uri })).await;
+    let (id_token, sso) = logged_in(&server, &client, None).await;
+    let sid = claims(&id_token)["sid"].as_str().unwrap().to_owned();
+    // Purges run meanwhile: a live session is left alone.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(receiver.tokens.lock().unwrap().is_empty(), "no logout while the session lives");
+    assert!(still_logged_in(&server, &client, &sso).await);
+
+    // `lifetimes.subject_session` (12 hours) passes: the next purge logs the session out.
+    server.clock.advance(12 * 3600 + 1);
+    let tokens = receiver.wait_for(1).await;
+    let c = verify_logout_token(&server, &tokens[0], client["client_id"].as_str().unwrap()).await;
+    assert_eq!((c["sub"].as_str(), c["sid"].as_str()), (Some("alice"), Some(sid.as_str())));
+    assert_eq!(counter_reaches(&server, "logout.backchannel.delivered", 1).await, 1);
+    // Once only: later purges find nothing more to tell.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.tokens.lock().unwrap().len(), 1);
+    let (status, _) = server.admin(Method::DELETE, &format!("/admin/v1/subject-sessions/{sid}"), None).await;
+    assert_eq!(status, 404, "the session is gone");
+}
+
+#[tokio::test]
 async fn logout_uris_are_checked_at_registration() {
     let server = TestServer::start().await;
     for (metadata, member) in [

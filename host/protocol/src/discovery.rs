@@ -103,8 +103,10 @@ impl Provider {
         set
     }
 
-    /// Deletes expired records; the server calls this periodically.
+    /// Deletes expired records; the server calls this periodically. Expired subject sessions
+    /// are taken first, so their clients get back-channel logout.
     pub async fn purge_expired(&self) -> Result<u64, crate::store::StoreError> {
-        self.store().purge_expired(self.now()).await
+        let ended = self.end_expired_subject_sessions().await?;
+        Ok(ended + self.store().purge_expired(self.now()).await?)
     }
 }

@@ -99,6 +99,11 @@ pub trait Store: Send + Sync + 'static {
     /// Live records whose key starts with `prefix`, in key order.
     async fn list(&self, collection: &str, prefix: &str, now: UnixTime) -> Result<Vec<Row>, StoreError>;
 
+    /// Removes up to `limit` records of `collection` that expired at `now` and returns them,
+    /// for work their expiry calls for (a subject session's back-channel logout). Of
+    /// concurrent callers, each record goes to one.
+    async fn take_expired(&self, collection: &str, now: UnixTime, limit: usize) -> Result<Vec<Row>, StoreError>;
+
     /// Deletes every record that expired before `now`; returns how many. Backends delete in
     /// small batches so that other writers are not held up behind a large purge.
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError>;
@@ -206,6 +211,11 @@ impl<T: Serialize + DeserializeOwned> Collection<T> {
 
     pub async fn delete(&self, store: &dyn Store, key: &str, now: UnixTime) -> Result<bool, StoreError> {
         store.delete(self.name, key, now).await
+    }
+
+    /// Up to `limit` expired records, removed (see [`Store::take_expired`]).
+    pub async fn take_expired(&self, store: &dyn Store, now: UnixTime, limit: usize) -> Result<Vec<T>, StoreError> {
+        store.take_expired(self.name, now, limit).await?.into_iter().map(|r| decode(self.name, r)).collect()
     }
 
     pub async fn list(&self, store: &dyn Store, prefix: &str, now: UnixTime) -> Result<Vec<T>, StoreError> {

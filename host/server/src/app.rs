@@ -95,6 +95,8 @@ pub struct Gatehouse {
     /// The TLS certificate, when the listener serves https.
     pub tls: Option<Arc<crate::tls::Certificates>>,
     tls_reload_interval: Duration,
+    /// How often expired records are purged (and expired subject sessions logged out).
+    purge_interval: Duration,
     /// Whether the registration endpoint is served (`registration.mode` is not `off`).
     registration: bool,
 }
@@ -232,6 +234,7 @@ impl Gatehouse {
             gates,
             tls,
             tls_reload_interval,
+            purge_interval: config.storage.purge_interval,
             registration: registration_mode != RegistrationMode::Off,
         })
     }
@@ -319,8 +322,9 @@ impl Gatehouse {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let state = self.state.clone();
+        let purge_interval = self.purge_interval;
         let purger = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            let mut tick = tokio::time::interval(purge_interval);
             loop {
                 tick.tick().await;
                 match state.provider.purge_expired().await {

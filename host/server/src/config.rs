@@ -336,6 +336,14 @@ pub struct StorageConfig {
     /// turns the cache off.
     #[serde(with = "humantime_serde", default = "d5s")]
     pub client_cache_ttl: Duration,
+    /// How often expired records are deleted. Subject sessions that expired are logged out
+    /// (back-channel) at that moment, so this bounds how late their clients hear of it.
+    #[serde(with = "humantime_serde", default = "d60s")]
+    pub purge_interval: Duration,
+}
+
+fn d60s() -> Duration {
+    Duration::from_secs(60)
 }
 
 fn d5s() -> Duration {
@@ -367,6 +375,7 @@ impl Default for StorageConfig {
             url: None,
             pool_size: default_pool_size(),
             client_cache_ttl: d5s(),
+            purge_interval: d60s(),
         }
     }
 }
@@ -706,6 +715,9 @@ impl Config {
         }
         self.validate_signing()?;
         self.validate_http()?;
+        if self.storage.purge_interval < Duration::from_millis(100) {
+            return Err(ConfigError("storage.purge_interval must be at least 100ms".into()));
+        }
         if self.storage.readers == 0 || self.storage.pool_size == 0 {
             return Err(ConfigError("storage.readers and storage.pool_size must be at least 1".into()));
         }

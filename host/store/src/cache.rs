@@ -194,6 +194,10 @@ impl Store for CachedStore {
         self.inner.list(collection, prefix, now).await
     }
 
+    async fn take_expired(&self, collection: &str, now: UnixTime, limit: usize) -> Result<Vec<Row>, StoreError> {
+        self.inner.take_expired(collection, now, limit).await
+    }
+
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
         self.inner.purge_expired(now).await
     }
@@ -287,6 +291,9 @@ mod tests {
         }
         async fn count(&self, collection: &str, prefix: &str, now: UnixTime) -> Result<u64, StoreError> {
             self.inner.count(collection, prefix, now).await
+        }
+        async fn take_expired(&self, collection: &str, now: UnixTime, limit: usize) -> Result<Vec<Row>, StoreError> {
+            self.inner.take_expired(collection, now, limit).await
         }
         async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
             self.inner.purge_expired(now).await

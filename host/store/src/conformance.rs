@@ -24,6 +24,7 @@ pub async fn run(store: &dyn Store) {
     take_and_delete_are_single_use(store).await;
     list_by_prefix_in_key_order(store).await;
     purge_removes_only_expired(store).await;
+    take_expired_hands_out_each_expired_record_once(store).await;
     collections_are_separate(store).await;
     every_write_moves_the_version(store).await;
     update_only_at_the_version_read(store).await;
@@ -226,6 +227,30 @@ async fn purge_removes_only_expired(s: &dyn Store) {
     assert_eq!(s.list("refresh_tokens", "", UnixTime(0)).await.unwrap().len(), 2);
     s.delete("refresh_tokens", "alive", NOW).await.unwrap();
     s.delete("refresh_tokens", "forever", NOW).await.unwrap();
+}
+
+async fn take_expired_hands_out_each_expired_record_once(s: &dyn Store) {
+    for (key, expires) in
+        [("a", Some(900)), ("b", Some(1_000)), ("c", Some(999)), ("live", Some(5_000)), ("kept", None)]
+    {
+        s.put("subject_sessions", row(key, &format!("{{\"k\":\"{key}\"}}"), expires)).await.unwrap();
+    }
+    s.put("grants", row("other-collection", "{}", Some(10))).await.unwrap();
+    let first = s.take_expired("subject_sessions", NOW, 2).await.unwrap();
+    assert_eq!(first.len(), 2, "at most the limit");
+    let second = s.take_expired("subject_sessions", NOW, 2).await.unwrap();
+    assert_eq!(second.len(), 1, "the rest");
+    let mut keys: Vec<String> = first.iter().chain(&second).map(|r| r.key.clone()).collect();
+    keys.sort();
+    assert_eq!(keys, ["a", "b", "c"], "exactly the expired records, each once");
+    assert!(first.iter().chain(&second).all(|r| r.body.contains(&r.key) && r.expires_at.is_some()));
+    assert!(s.take_expired("subject_sessions", NOW, 10).await.unwrap().is_empty());
+    assert_eq!(s.list("subject_sessions", "", UnixTime(0)).await.unwrap().len(), 2, "live records stay");
+    assert!(s.get("grants", "other-collection", UnixTime(0)).await.unwrap().is_some(), "other collections stay");
+    for key in ["live", "kept"] {
+        s.delete("subject_sessions", key, NOW).await.unwrap();
+    }
+    s.delete("grants", "other-collection", UnixTime(0)).await.unwrap();
 }
 
 async fn collections_are_separate(s: &dyn Store) {

@@ -106,6 +106,14 @@ impl Store for MemoryStore {
         })
     }
 
+    async fn take_expired(&self, collection: &str, now: UnixTime, limit: usize) -> Result<Vec<Row>, StoreError> {
+        self.with(collection, |t| {
+            let expired: Vec<String> =
+                t.iter().filter(|(_, r)| !live(r, now)).map(|(k, _)| k.clone()).take(limit).collect();
+            expired.iter().filter_map(|k| t.remove(k)).collect()
+        })
+    }
+
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
         let mut tables =
             self.tables.lock().map_err(|_| StoreError::Unavailable("memory store lock poisoned".into()))?;

@@ -203,6 +203,18 @@ impl Store for PostgresStore {
         Ok(rows.into_iter().map(|r| row(r.get(0), r.get(1), r.get(2), r.get(3))).collect())
     }
 
+    async fn take_expired(&self, collection: &str, now: UnixTime, limit: usize) -> Result<Vec<Row>, StoreError> {
+        let t = table(collection)?;
+        let c = self.client().await?;
+        let sql = format!(
+            "DELETE FROM {t} WHERE key IN
+             (SELECT key FROM {t} WHERE expires_at IS NOT NULL AND expires_at <= $1 LIMIT $2)
+             RETURNING key, body, expires_at, version"
+        );
+        let rows = c.query(&sql, &[&now.0, &(limit as i64)]).await.map_err(unavailable)?;
+        Ok(rows.into_iter().map(|r| row(r.get(0), r.get(1), r.get(2), r.get(3))).collect())
+    }
+
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
         let c = self.client().await?;
         let mut purged = 0;

@@ -253,6 +253,24 @@ impl Store for SqliteStore {
             .map_err(unavailable)
     }
 
+    async fn take_expired(&self, collection: &str, now: UnixTime, limit: usize) -> Result<Vec<Row>, StoreError> {
+        let t = table(collection)?;
+        self.writer
+            .run(move |c| {
+                let sql = format!(
+                    "DELETE FROM {t} WHERE key IN
+                     (SELECT key FROM {t} WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)
+                     RETURNING key, body, expires_at, version"
+                );
+                let mut stmt = c.prepare_cached(&sql)?;
+                let rows = stmt
+                    .query_map(params![now.0, limit as i64], |r| Ok(row(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+                rows.collect::<Result<Vec<_>, _>>()
+            })
+            .await?
+            .map_err(unavailable)
+    }
+
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
         let mut purged = 0u64;
         for t in COLLECTIONS {

@@ -11,6 +11,7 @@ use crate::model::{
 };
 use crate::provider::Provider;
 use crate::session::ClientSummary;
+use crate::store::StoreError;
 
 fn no_such_request() -> ApiError {
     ApiError::NotFound("no such logout request; it expired or was answered".into())
@@ -82,6 +83,41 @@ impl Provider {
             // Another request ended it first; that one tells the clients.
             return Ok(Vec::new());
         }
+        let frontchannel = self.tell_clients(&subject).await?;
+        tracing::info!(sid = %subject.sid, clients = subject.clients.len(), "a subject session ended");
+        Ok(frontchannel)
+    }
+
+    /// Sends back-channel logout for the subject sessions that expired, removing them from
+    /// the store as it goes (each goes to one host); returns how many ended. The server
+    /// calls this before each purge, so a session's clients hear of its expiry within one
+    /// purge interval.
+    pub async fn end_expired_subject_sessions(&self) -> Result<u64, StoreError> {
+        const BATCH: usize = 100;
+        let mut ended = 0;
+        loop {
+            let expired = SUBJECT_SESSIONS.take_expired(self.store(), self.now(), BATCH).await?;
+            for subject in &expired {
+                match self.tell_clients(subject).await {
+                    Ok(_) => {
+                        tracing::info!(sid = %subject.sid, clients = subject.clients.len(), "a subject session expired")
+                    }
+                    Err(e) => {
+                        tracing::warn!(sid = %subject.sid, error = %e, "an expired session's clients could not be told")
+                    }
+                }
+            }
+            ended += expired.len() as u64;
+            if expired.len() < BATCH {
+                return Ok(ended);
+            }
+        }
+    }
+
+    /// Tells every client `subject` answered that it ended: logout tokens to the delivery
+    /// port, and its session-scoped consents deleted; returns the front-channel logout URIs.
+    async fn tell_clients(&self, subject: &SubjectSession) -> Result<Vec<String>, ApiError> {
+        let now = self.now();
         let mut notices = Vec::new();
         let mut frontchannel = Vec::new();
         for client_id in &subject.clients {
@@ -90,7 +126,7 @@ impl Provider {
                 continue;
             };
             if let Some(uri) = &client.metadata.backchannel_logout_uri {
-                match self.logout_token(&client, &subject).await {
+                match self.logout_token(&client, subject).await {
                     Ok(logout_token) => {
                         notices.push(LogoutNotice { client_id: client_id.clone(), uri: uri.clone(), logout_token });
                     }
@@ -104,7 +140,6 @@ impl Provider {
                 frontchannel.push(uri.into());
             }
         }
-        tracing::info!(sid = %subject.sid, clients = subject.clients.len(), "a subject session ended");
         if !notices.is_empty() {
             self.logout_delivery().deliver(notices);
         }
