@@ -349,6 +349,35 @@ async fn an_expired_subject_session_is_logged_out_on_the_back_channel() {
 }
 
 #[tokio::test]
+async fn concurrent_single_sign_ons_at_many_clients_are_all_told_of_the_logout() {
+    let ca = TestCa::new();
+    let server = server(&ca).await;
+    let (receiver, uri) = Receiver::start(&ca, StatusCode::OK).await;
+    let first = server.web_client(json!({ "backchannel_logout_uri": uri })).await;
+    let (id_token, sso) = logged_in(&server, &first, None).await;
+    let sid = claims(&id_token)["sid"].as_str().unwrap().to_owned();
+    let mut others = Vec::new();
+    for _ in 0..6 {
+        others.push(server.web_client(json!({ "backchannel_logout_uri": uri })).await);
+    }
+    // Six logins by SSO at once, each adding its client to the one subject session.
+    let at = |i: usize| logged_in(&server, &others[i], Some(&sso));
+    let logins = tokio::join!(at(0), at(1), at(2), at(3), at(4), at(5));
+    for (token, _) in [logins.0, logins.1, logins.2, logins.3, logins.4, logins.5] {
+        assert_eq!(claims(&token)["sid"], sid);
+    }
+    let (status, _) = server.admin(Method::DELETE, &format!("/admin/v1/subject-sessions/{sid}"), None).await;
+    assert_eq!(status, 204);
+    let tokens = receiver.wait_for(7).await;
+    let mut audiences: Vec<String> = tokens.iter().map(|t| claims(t)["aud"].as_str().unwrap().to_owned()).collect();
+    audiences.sort();
+    let mut expected: Vec<String> =
+        std::iter::once(&first).chain(&others).map(|c| c["client_id"].as_str().unwrap().to_owned()).collect();
+    expected.sort();
+    assert_eq!(audiences, expected, "no client lost to a concurrent write");
+}
+
+#[tokio::test]
 async fn logout_uris_are_checked_at_registration() {
     let server = TestServer::start().await;
     for (metadata, member) in [

@@ -34,6 +34,32 @@ impl Provider {
         Ok(SUBJECT_SESSIONS.put(self.store(), &subject.sid, subject, Some(subject.expires_at)).await?)
     }
 
+    /// Adds `client_id` to the clients of the live subject session `sid`, as of its latest
+    /// version; `None` if the session has ended.
+    pub(super) async fn add_session_client(
+        &self,
+        sid: &str,
+        client_id: &str,
+    ) -> Result<Option<SubjectSession>, ApiError> {
+        // Each failed swap means another writer succeeded, so this ends quickly; the bound
+        // only guards against a store that never accepts a swap.
+        for _ in 0..16 {
+            let now = self.now();
+            let Some(current) = SUBJECT_SESSIONS.get_versioned(self.store(), sid, now).await? else {
+                return Ok(None);
+            };
+            let mut subject = current.value;
+            if !subject.add_client(client_id) {
+                return Ok(Some(subject));
+            }
+            let expires = Some(subject.expires_at);
+            if SUBJECT_SESSIONS.update(self.store(), sid, &subject, expires, current.version, now).await?.is_some() {
+                return Ok(Some(subject));
+            }
+        }
+        Err(ApiError::Unavailable("the subject session is being changed too often; try again".into()))
+    }
+
     /// The live subject session `credential` proves, whatever the request.
     pub(crate) async fn proved_subject(
         &self,

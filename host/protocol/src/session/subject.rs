@@ -60,10 +60,18 @@ impl Provider {
             let e = OAuthError::new(ErrorCode::AccessDenied, "the authentication did not reach an essential acr value");
             return self.close_with_error(session, &e).await;
         }
-        // A new session is kept now; a resumed one again only when it answers a new client,
-        // which logout will have to tell.
-        if subject.add_client(&client.client_id) || sso.is_some() {
+        // A new session is kept now; a resumed one is told of a new client, which logout
+        // will have to tell, by compare-and-swap: concurrent logins at other clients each add
+        // theirs, and a session that ended meanwhile is not brought back.
+        if sso.is_some() {
+            subject.add_client(&client.client_id);
             self.keep_subject_session(&subject).await?;
+        } else if !subject.clients.iter().any(|c| *c == client.client_id) {
+            match self.add_session_client(&subject.sid, &client.client_id).await? {
+                Some(current) => subject = current,
+                // It ended between the SSO check and now: log in again.
+                None => return self.reauthenticate(session, client).await,
+            }
         }
         let (mut scope, mut claims, previous) = self.consent_split(&session.request, &subject, client).await?;
         let asks_consent = session.request.has_prompt(PromptValue::Consent);
