@@ -250,3 +250,42 @@ async fn carol_has_every_claim_of_the_scopes_the_demo_asks_for() {
         assert!(userinfo.get(claim).is_some_and(|v| !v.is_null()), "{claim}: {userinfo}");
     }
 }
+
+#[tokio::test]
+async fn the_pages_speak_the_first_ui_locale_they_know_and_fit_the_display() {
+    let stack = stack().await;
+    let browser = Browser::new();
+    let authorize = |locales: &str, display: &str| {
+        let mut url = stack.provider().join("/authorize").unwrap();
+        url.query_pairs_mut()
+            .append_pair("client_id", "demo-rp")
+            .append_pair("redirect_uri", stack.rp("/callback").as_str())
+            .append_pair("response_type", "code")
+            .append_pair("scope", "openid profile")
+            .append_pair("state", "s")
+            .append_pair("nonce", "n")
+            .append_pair("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGjSstw-cM")
+            .append_pair("code_challenge_method", "S256")
+            .append_pair("ui_locales", locales)
+            .append_pair("display", display);
+        url
+    };
+    // Japanese is not spoken here; Canadian French is French.
+    let login = browser.get(&authorize("ja fr-CA de", "touch")).await;
+    assert!(login.is_login_form(), "{}", login.body);
+    assert!(login.has(r#"html[lang="fr"]"#), "{}", login.body);
+    assert!(login.has("body.display-touch"));
+    assert_eq!(login.text(r#"label[for="password"]"#), "Mot de passe");
+    let consent = browser.submit(login.form("login").set("username", "alice").set("password", "wonderland")).await;
+    assert!(consent.is_consent_form(), "{}", consent.body);
+    assert!(consent.has(r#"html[lang="fr"]"#));
+    assert_eq!(consent.text(r#"button[value="allow"]"#), "Autoriser");
+
+    let popup = Browser::new().get(&authorize("de-AT", "popup")).await;
+    assert!(popup.has(r#"html[lang="de"]"#) && popup.has("body.display-popup"), "{}", popup.body);
+    assert_eq!(popup.text(r#"label[for="username"]"#), "Benutzername");
+    // Nothing known: English on a page.
+    let plain = Browser::new().get(&authorize("ja", "wap")).await;
+    assert!(plain.has(r#"html[lang="en"]"#) && plain.has("body.display-page"), "{}", plain.body);
+    assert_eq!(plain.text(r#"label[for="password"]"#), "Password");
+}

@@ -33,6 +33,7 @@ pub enum Prompt {
     Consent {
         sid: String,
         client: Client,
+        auth_request: AuthRequest,
         subject: Subject,
         scope: Split,
         claims: Split,
@@ -108,6 +109,12 @@ impl Client {
 pub struct AuthRequest {
     #[serde(default)]
     pub login_hint: Option<String>,
+    /// The user's preferred languages, most preferred first.
+    #[serde(default)]
+    pub ui_locales: Vec<String>,
+    /// How the RP displays the pages: `page`, `popup`, `touch` or `wap`.
+    #[serde(default)]
+    pub display: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -25,6 +25,7 @@ mod address;
 pub mod api;
 pub mod consent;
 pub mod gate;
+mod look;
 mod pages;
 pub mod throttle;
 pub mod users;
@@ -50,6 +51,7 @@ pub use ipnet::IpNet;
 
 use crate::api::{Api, ApiError, Data, Prompt, ResponseMode};
 use crate::gate::Gate;
+use crate::look::Look;
 use crate::pages::LoginNotes;
 use crate::throttle::{Clock, SystemClock, Throttle};
 pub use crate::users::Users;
@@ -350,10 +352,12 @@ impl App {
                     required_acr: required_acr.as_deref(),
                     ..notes
                 };
-                html(StatusCode::OK, pages::login(&sid, &client, notes))
+                html(StatusCode::OK, pages::login(Look::of(&auth_request), &sid, &client, notes))
             }
-            Prompt::Consent { sid, client, subject, scope, claims, sso, .. } => {
-                let mut response = html(StatusCode::OK, pages::consent(&sid, &client, &subject.sub, &scope, &claims));
+            Prompt::Consent { sid, client, auth_request, subject, scope, claims, sso, .. } => {
+                let look = Look::of(&auth_request);
+                let mut response =
+                    html(StatusCode::OK, pages::consent(look, &sid, &client, &subject.sub, &scope, &claims));
                 if let Some(sso) = sso {
                     self.add_cookie(&mut response, &self.sso_cookie, &sso.token);
                 }

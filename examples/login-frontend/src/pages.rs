@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::api::{Client, Split};
 use crate::consent::{Item, extra_claims, items, scope_description};
+use crate::look::{Look, Text};
 
 const STYLE: &str = "
 body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1d2330;margin:0}
@@ -25,12 +26,21 @@ button.secondary{background:#e3e6ec;color:#1d2330}
 .client img{width:48px;height:48px;object-fit:contain}
 fieldset{border:1px solid #dde;border-radius:6px;margin:1rem 0}
 code{word-break:break-all}
+body.display-popup main{margin:.5rem auto;padding:1rem;box-shadow:none}
+body.display-touch{font-size:1.15rem}
+body.display-touch input[type=text],body.display-touch input[type=password],body.display-touch button{min-height:3rem;font-size:1.15rem}
+body.display-touch .check input{width:1.5rem;height:1.5rem}
 ";
 
 fn layout(title: &str, body: Markup) -> Markup {
+    layout_as(Look::default(), title, body)
+}
+
+/// A page in `look`'s language, laid out for its display.
+fn layout_as(look: Look, title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(look.lang.tag()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -38,7 +48,7 @@ fn layout(title: &str, body: Markup) -> Markup {
                 title { (title) }
                 style { (maud::PreEscaped(STYLE)) }
             }
-            body { main { (body) } }
+            body class=(look.display.class()) { main { (body) } }
         }
     }
 }
@@ -49,17 +59,21 @@ fn web_url(uri: &Option<String>) -> Option<&str> {
 }
 
 fn client_header(client: &Client, what: &str) -> Markup {
+    client_header_as(Look::default(), client, what)
+}
+
+fn client_header_as(look: Look, client: &Client, what: &str) -> Markup {
     html! {
         div.client {
             @if let Some(logo) = web_url(&client.logo_uri) { img src=(logo) alt=""; }
             div {
                 h1 { (what) }
                 div.muted {
-                    "to continue to "
+                    (look.text(Text::ToContinueTo))
                     @if let Some(uri) = web_url(&client.client_uri) { a href=(uri) { (client.display_name()) } }
                     @else { strong { (client.display_name()) } }
                 }
-                (client_links(client))
+                (client_links(look, client))
             }
         }
     }
@@ -67,12 +81,12 @@ fn client_header(client: &Client, what: &str) -> Markup {
 
 /// The client's privacy policy and terms of service, when it registered them (OpenID Connect
 /// Dynamic Registration §2: shown to the user before they authorise the client).
-fn client_links(client: &Client) -> Markup {
+fn client_links(look: Look, client: &Client) -> Markup {
     html! {
         @if client.policy_uri.is_some() || client.tos_uri.is_some() {
             div.muted.client-links {
-                @if let Some(uri) = web_url(&client.policy_uri) { a.policy href=(uri) { "Privacy policy" } " " }
-                @if let Some(uri) = web_url(&client.tos_uri) { a.tos href=(uri) { "Terms of service" } }
+                @if let Some(uri) = web_url(&client.policy_uri) { a.policy href=(uri) { (look.text(Text::PrivacyPolicy)) } " " }
+                @if let Some(uri) = web_url(&client.tos_uri) { a.tos href=(uri) { (look.text(Text::TermsOfService)) } }
             }
         }
     }
@@ -87,11 +101,13 @@ pub struct LoginNotes<'a> {
     pub username: Option<&'a str>,
 }
 
-pub fn login(sid: &str, client: &Client, notes: LoginNotes<'_>) -> Markup {
-    layout(
-        "Sign in",
+pub fn login(look: Look, sid: &str, client: &Client, notes: LoginNotes<'_>) -> Markup {
+    let sign_in = look.text(Text::SignIn);
+    layout_as(
+        look,
+        sign_in,
         html! {
-            (client_header(client, "Sign in"))
+            (client_header_as(look, client, sign_in))
             @if let Some(reason) = notes.reason { p.note { (reason) } }
             @if let Some(acr) = notes.required_acr {
                 p.note { "This application asks for a sign-in of level " code { (acr) } "." }
@@ -99,13 +115,13 @@ pub fn login(sid: &str, client: &Client, notes: LoginNotes<'_>) -> Markup {
             @if let Some(error) = notes.error { p.error role="alert" { (error) } }
             form method="post" action="login" {
                 input type="hidden" name="sid" value=(sid);
-                label for="username" { "Username" }
+                label for="username" { (look.text(Text::Username)) }
                 input #username type="text" name="username" value=[notes.username] autocomplete="username"
                     autocapitalize="none" required autofocus[notes.username.is_none()];
-                label for="password" { "Password" }
+                label for="password" { (look.text(Text::Password)) }
                 input #password type="password" name="password" autocomplete="current-password" required
                     autofocus[notes.username.is_some()];
-                div.actions { button type="submit" { "Sign in" } }
+                div.actions { button type="submit" { (sign_in) } }
             }
         },
     )
@@ -138,17 +154,19 @@ fn check(name: &str, item: &Item, label: Markup) -> Markup {
     }
 }
 
-pub fn consent(sid: &str, client: &Client, sub: &str, scope: &Split, claims: &Split) -> Markup {
+pub fn consent(look: Look, sid: &str, client: &Client, sub: &str, scope: &Split, claims: &Split) -> Markup {
     let extra = extra_claims(scope, claims);
-    layout(
-        "Allow access",
+    let allow_access = look.text(Text::AllowAccess);
+    layout_as(
+        look,
+        allow_access,
         html! {
-            (client_header(client, "Allow access"))
-            p.muted { "Signed in as " strong { (sub) } }
+            (client_header_as(look, client, allow_access))
+            p.muted { (look.text(Text::SignedInAs)) strong { (sub) } }
             form method="post" action="consent" {
                 input type="hidden" name="sid" value=(sid);
                 fieldset {
-                    legend { (client.display_name()) " would like to:" }
+                    legend { (client.display_name()) (look.text(Text::WouldLikeTo)) }
                     @for item in items(scope) {
                         @if item.name == "openid" {
                             // Always granted: without it there is no sign-in.
@@ -168,17 +186,17 @@ pub fn consent(sid: &str, client: &Client, sub: &str, scope: &Split, claims: &Sp
                 }
                 @if !extra.is_empty() {
                     fieldset {
-                        legend { "and read these details:" }
+                        legend { (look.text(Text::ReadDetails)) }
                         @for item in &extra { (check("claim", item, html! { code { (item.name) } })) }
                     }
                 }
                 label.check {
                     input type="checkbox" name="remember" value="yes";
-                    span { "Remember this decision" }
+                    span { (look.text(Text::Remember)) }
                 }
                 div.actions {
-                    button type="submit" name="decision" value="allow" { "Allow" }
-                    button.secondary type="submit" name="decision" value="deny" { "Deny" }
+                    button type="submit" name="decision" value="allow" { (look.text(Text::Allow)) }
+                    button.secondary type="submit" name="decision" value="deny" { (look.text(Text::Deny)) }
                 }
             }
         },
