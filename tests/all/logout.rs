@@ -3,18 +3,15 @@
 //! (Back-Channel Logout 1.0), front-channel logout URIs (Front-Channel Logout 1.0), and a
 //! subject session ended through the admin API.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
 use gatehouse_protocol::world::Clock;
 use jsonwebtoken::{DecodingKey, Validation};
 use openidconnect::reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::support::backchannel::Receiver;
 use crate::support::rp::{Rp, login};
 use crate::support::tls::TestCa;
 use crate::support::{LOGOUT_URL, TestServer, alice, redirect_params};
@@ -186,43 +183,6 @@ async fn refused_logout_requests_are_shown_and_never_redirected() {
     assert_eq!(status, 400);
 }
 
-/// An https server recording every back-channel logout POSTed to it, answering `status`.
-#[derive(Clone, Default)]
-struct Receiver {
-    tokens: Arc<Mutex<Vec<String>>>,
-}
-
-impl Receiver {
-    async fn start(ca: &TestCa, status: StatusCode) -> (Self, String) {
-        let receiver = Receiver::default();
-        let router = Router::new()
-            .route(
-                "/backchannel",
-                post(|State((r, status)): State<(Receiver, StatusCode)>, body: String| async move {
-                    let form: Vec<(String, String)> =
-                        url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
-                    let token = form.iter().find(|(k, _)| k == "logout_token").map(|(_, v)| v.clone());
-                    r.tokens.lock().unwrap().extend(token);
-                    status
-                }),
-            )
-            .with_state((receiver.clone(), status));
-        let base = ca.serve(router).await;
-        (receiver, format!("{base}/backchannel"))
-    }
-
-    async fn wait_for(&self, n: usize) -> Vec<String> {
-        for _ in 0..100 {
-            let tokens = self.tokens.lock().unwrap().clone();
-            if tokens.len() >= n {
-                return tokens;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("{n} logout tokens did not arrive");
-    }
-}
-
 /// Back-Channel Logout §2.6: what a receiver checks of a logout token.
 async fn verify_logout_token(server: &TestServer, token: &str, client_id: &str) -> Value {
     let header = jsonwebtoken::decode_header(token).unwrap();
@@ -332,7 +292,7 @@ async fn an_expired_subject_session_is_logged_out_on_the_back_channel() {
     let sid = claims(&id_token)["sid"].as_str().unwrap().to_owned();
     // Purges run meanwhile: a live session is left alone.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(receiver.tokens.lock().unwrap().is_empty(), "no logout while the session lives");
+    assert!(receiver.tokens().is_empty(), "no logout while the session lives");
     assert!(still_logged_in(&server, &client, &sso).await);
 
     // `lifetimes.subject_session` (12 hours) passes: the next purge logs the session out.
@@ -343,7 +303,7 @@ async fn an_expired_subject_session_is_logged_out_on_the_back_channel() {
     assert_eq!(counter_reaches(&server, "logout.backchannel.delivered", 1).await, 1);
     // Once only: later purges find nothing more to tell.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(receiver.tokens.lock().unwrap().len(), 1);
+    assert_eq!(receiver.tokens().len(), 1);
     let (status, _) = server.admin(Method::DELETE, &format!("/admin/v1/subject-sessions/{sid}"), None).await;
     assert_eq!(status, 404, "the session is gone");
 }

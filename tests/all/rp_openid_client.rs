@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
+use crate::support::backchannel::Receiver;
 use crate::support::tls::TestCa;
 use crate::support::{TestServer, alice};
 
@@ -92,6 +93,18 @@ impl NodeRp {
 /// keys), or one the script registers itself when `config` says `register`. The test plays
 /// the browser and the front-end, Alice consents to everything, and a refresh token is issued.
 async fn run(server: &TestServer, ca: &TestCa, config: Value, metadata: Value) -> (Value, Value) {
+    run_with(server, ca, config, metadata, None).await
+}
+
+/// [`run`], and when `config` says `logout`, the session then ended through the admin API
+/// with the back-channel logout token that `receiver` got handed to the script to verify.
+async fn run_with(
+    server: &TestServer,
+    ca: &TestCa,
+    config: Value,
+    metadata: Value,
+    receiver: Option<&Receiver>,
+) -> (Value, Value) {
     let mut config = config;
     config["issuer"] = json!(server.issuer);
     config["redirect_uri"] = json!(REDIRECT_URI);
@@ -122,8 +135,18 @@ async fn run(server: &TestServer, ca: &TestCa, config: Value, metadata: Value) -
     }
     let url = rp.read().await["authorization_url"].as_str().expect("an authorization URL").to_owned();
     let callback = login(server, &url).await;
-    rp.send(json!({"callback": callback})).await;
-    let result = rp.result().await;
+    rp.send(json!({"callback": callback.clone()})).await;
+    if let Some(receiver) = receiver {
+        let sid = rp.read().await["logout_ready"]["sid"].as_str().expect("the session's sid").to_owned();
+        let (status, body) = server
+            .admin(openidconnect::reqwest::Method::DELETE, &format!("/admin/v1/subject-sessions/{sid}"), None)
+            .await;
+        assert_eq!(status, 204, "{body}");
+        let token = receiver.wait_for(1).await.remove(0);
+        rp.send(json!({"logout_token": token})).await;
+    }
+    let mut result = rp.result().await;
+    result["callback"] = json!(callback);
     if let Some(registered) = result.get("registered") {
         info = registered.clone();
     }
@@ -136,8 +159,13 @@ async fn login(server: &TestServer, authorization_url: &str) -> String {
     let query = server.browse_authorize(authorization_url).await;
     let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
     let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    assert_eq!(param("code_challenge_method"), Some("S256"), "openid-client sends PKCE: {query}");
-    assert!(param("nonce").is_some() && param("state").is_some(), "{query}");
+    // A request object carries the parameters itself.
+    if param("request").is_none() {
+        if param("response_type").is_some_and(|t| t.contains("code")) {
+            assert_eq!(param("code_challenge_method"), Some("S256"), "openid-client sends PKCE: {query}");
+        }
+        assert!(param("nonce").is_some() && param("state").is_some(), "{query}");
+    }
     let prompt = server.start_session(&query, None, None).await;
     assert_eq!(prompt["type"], "auth", "{prompt}");
     let sid = prompt["sid"].as_str().unwrap();
@@ -212,4 +240,80 @@ async fn openid_client_logs_in_over_loopback_http() {
     let server = TestServer::start().await;
     let (info, result) = run(&server, &ca, json!({"auth": "client_secret_basic", "refresh": true}), json!({})).await;
     assert_alice(&server, &info, &result);
+}
+
+/// The ID token in a redirect's fragment, decoded (openid-client has verified it).
+fn fragment_id_token(callback: &str) -> Value {
+    use base64::Engine;
+    let fragment = url::Url::parse(callback).unwrap().fragment().expect("a fragment response").to_owned();
+    let params: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(fragment.as_bytes()).into_owned().collect();
+    let payload = params["id_token"].split('.').nth(1).unwrap().to_owned();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// The hybrid flow (`code id_token`, fragment) and the implicit `id_token` flow, validated by
+/// openid-client: for the hybrid flow the front-channel ID token's signature, nonce, `c_hash`
+/// and `s_hash` (OpenID Connect Core §3.3.2.11), then the code redeemed and the token
+/// endpoint's ID token checked against it.
+#[tokio::test]
+async fn openid_client_completes_the_hybrid_and_implicit_flows() {
+    let ca = TestCa::new();
+    let server = https_server(&ca).await;
+    let hybrid = json!({"response_types": ["code id_token"], "grant_types": ["authorization_code", "implicit", "refresh_token"]});
+    let (info, result) =
+        run(&server, &ca, json!({"auth": "client_secret_basic", "response_type": "code id_token"}), hybrid).await;
+    assert_alice(&server, &info, &result);
+    let front = fragment_id_token(result["callback"].as_str().unwrap());
+    assert!(front["c_hash"].is_string() && front["s_hash"].is_string(), "openid-client checked both: {front}");
+    for claim in ["sub", "sid", "auth_time"] {
+        assert_eq!(front[claim], result["id_token"][claim], "{claim}: one authentication behind both ID tokens");
+    }
+
+    let implicit = json!({"response_types": ["id_token"], "grant_types": ["implicit"]});
+    let (info, result) = run(
+        &server,
+        &ca,
+        json!({"auth": "client_secret_basic", "response_type": "id_token", "scope": "openid email"}),
+        implicit,
+    )
+    .await;
+    assert_eq!(result["id_token"]["sub"], "alice", "{result}");
+    assert_eq!(result["id_token"]["aud"], info["client_id"]);
+    // With no access token, the ID token carries the email claims itself (Core §5.4).
+    assert_eq!(result["id_token"]["email"], "alice@example.com", "{result}");
+}
+
+/// Request objects signed by openid-client and encrypted by jose to the provider's published
+/// encryption keys, for each key family.
+#[tokio::test]
+async fn openid_client_sends_request_objects_encrypted_to_the_provider() {
+    let ca = TestCa::new();
+    let server = https_server(&ca).await;
+    for (alg, enc) in [("RSA-OAEP", "A256GCM"), ("RSA-OAEP-256", "A128CBC-HS256"), ("ECDH-ES+A128KW", "A128GCM")] {
+        let config = json!({"auth": "client_secret_basic", "encrypt_request": {"alg": alg, "enc": enc}});
+        let metadata = json!({"request_object_signing_alg": "RS256", "request_object_encryption_alg": alg,
+            "request_object_encryption_enc": enc});
+        let (info, result) = run(&server, &ca, config, metadata).await;
+        assert_alice(&server, &info, &result);
+    }
+}
+
+/// Back-channel logout: the session ended through the admin API, the logout token received
+/// by an https receiver and verified by jose with the provider's JWK set (Back-Channel Logout
+/// 1.0 §2.6: signature, `iss`, `aud`, `typ`, `iat`, `jti`, the event, no `nonce`, `sid` and
+/// `sub` of the session).
+#[tokio::test]
+async fn openid_client_sessions_get_logout_tokens_that_jose_verifies() {
+    let ca = TestCa::new();
+    let outbound = format!("[outbound]\nallow_private_addresses = true\nca_file = \"{}\"\n", ca.file.display());
+    let server = TestServer::start_https(&ca, "", &outbound).await;
+    let (receiver, uri) = Receiver::start(&ca, axum::http::StatusCode::OK).await;
+    let metadata = json!({"backchannel_logout_uri": uri, "backchannel_logout_session_required": true});
+    let config = json!({"auth": "client_secret_basic", "logout": true});
+    let (info, result) = run_with(&server, &ca, config, metadata, Some(&receiver)).await;
+    assert_alice(&server, &info, &result);
+    let logout = &result["logout"];
+    assert_eq!(logout["sid"], result["id_token"]["sid"], "{logout}");
+    assert_eq!(logout["aud"], info["client_id"]);
 }

@@ -8,6 +8,8 @@
 //                                        (skipped when the configuration says "register")
 //   rp → {"authorization_url": "..."}    the authentication request (PKCE S256, state, nonce)
 //   rp ← {"callback": "..."}             where the provider sent the browser back
+//   rp → {"logout_ready": {"sid"}}       (with "logout") the session the test should end
+//   rp ← {"logout_token": "..."}         the token the test's back-channel receiver got
 //   rp → {"result": {...}}               what it received and verified
 //
 // Environment: RP_NODE_DEPS (the folder holding node_modules/openid-client, see
@@ -19,7 +21,9 @@
 // "client_secret_jwt", "private_key_jwt", "none"), redirect_uri, scope, register (client
 // metadata for dynamic registration, with "initial_access_token" beside it if one is needed),
 // decrypt (the client's key-management algorithm for encrypted responses), refresh,
-// introspect, revoke.
+// introspect, revoke; response_type ("code", "code id_token" or "id_token"), encrypt_request
+// ({"alg", "enc"}: the request goes as a signed request object encrypted with jose to the
+// provider's published key), logout (verify the back-channel logout token with jose).
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -28,6 +32,7 @@ import { pathToFileURL } from 'node:url';
 // RP_NODE_DEPS is the folder scripts/rp-node-deps.sh installed the pinned packages into.
 const resolve = createRequire(join(process.env.RP_NODE_DEPS, 'package.json')).resolve;
 const client = await import(pathToFileURL(resolve('openid-client')).href);
+const jose = await import(pathToFileURL(resolve('jose')).href);
 
 const config = JSON.parse(process.argv[2]);
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
@@ -59,6 +64,13 @@ if (config.auth === 'private_key_jwt') {
   const pair = await subtle.generateKey(RSA_SIGNING, true, ['sign', 'verify']);
   signing = { key: pair.privateKey, kid: 'rp-sig' };
   keys.push(await publicJwk(pair, { kid: 'rp-sig', use: 'sig', alg: 'RS256' }));
+}
+// The key request objects are signed with, when they are sent.
+let jar;
+if (config.encrypt_request) {
+  const pair = await subtle.generateKey(RSA_SIGNING, true, ['sign', 'verify']);
+  jar = { key: pair.privateKey, kid: 'rp-jar' };
+  keys.push(await publicJwk(pair, { kid: 'rp-jar', use: 'sig', alg: 'RS256' }));
 }
 let decryption;
 if (config.decrypt) {
@@ -122,24 +134,39 @@ async function main() {
   }
   result.server = { issuer: rp.serverMetadata().issuer };
 
+  const responseType = config.response_type ?? 'code';
+  if (responseType === 'code id_token') client.useCodeIdTokenResponseType(rp);
+  if (responseType === 'id_token') client.useIdTokenResponseType(rp);
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const nonce = client.randomNonce();
   const redirectUri = config.redirect_uri;
-  const url = client.buildAuthorizationUrl(rp, {
-    redirect_uri: redirectUri,
-    scope: config.scope,
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-  });
+  const parameters = { redirect_uri: redirectUri, scope: config.scope, response_type: responseType, state, nonce };
+  if (responseType !== 'id_token') {
+    parameters.code_challenge = await client.calculatePKCECodeChallenge(verifier);
+    parameters.code_challenge_method = 'S256';
+  }
+  let url;
+  if (jar) {
+    url = await client.buildAuthorizationUrlWithJAR(rp, parameters, jar);
+    url.searchParams.set('request', await encryptToProvider(rp, url.searchParams.get('request')));
+  } else {
+    url = client.buildAuthorizationUrl(rp, parameters);
+  }
   say({ authorization_url: url.href });
   const { callback } = await hear();
 
+  if (responseType === 'id_token') {
+    // The ID token in the fragment: signature, iss, aud, exp, iat, nonce and state.
+    result.id_token = await client.implicitAuthentication(rp, new URL(callback), nonce, { expectedState: state });
+    say({ result });
+    return;
+  }
   // openid-client checks state and the RFC 9207 iss, redeems the code with the PKCE verifier and
   // the client's authentication, and validates the ID token (signature against the provider's
-  // JWK set, iss, aud, azp, exp, iat, nonce; decrypted first when it is a JWE).
+  // JWK set, iss, aud, azp, exp, iat, nonce; decrypted first when it is a JWE). For
+  // "code id_token" it first validates the front-channel ID token of the fragment, with its
+  // c_hash and s_hash.
   const tokens = await client.authorizationCodeGrant(rp, new URL(callback), {
     pkceCodeVerifier: verifier,
     expectedState: state,
@@ -194,7 +221,44 @@ async function main() {
     }
   }
 
+  if (config.logout) {
+    say({ logout_ready: { sid: claims.sid } });
+    const { logout_token: logoutToken } = await hear();
+    result.logout = await verifyLogoutToken(rp, logoutToken, claims);
+  }
+
   say({ result });
+}
+
+// `jws` as a JWE to the provider's published key for `config.encrypt_request.alg` (Core §6.1:
+// signed, then encrypted; `cty: JWT`).
+async function encryptToProvider(rp, jws) {
+  const { alg, enc } = config.encrypt_request;
+  const set = await (await fetch(rp.serverMetadata().jwks_uri)).json();
+  const family = alg.startsWith('RSA') ? 'RSA' : 'EC';
+  const key = set.keys.find((k) => k.use === 'enc' && k.kty === family);
+  if (!key) throw new Error(`the provider publishes no ${family} encryption key`);
+  return new jose.CompactEncrypt(new TextEncoder().encode(jws))
+    .setProtectedHeader({ alg, enc, cty: 'JWT', kid: key.kid })
+    .encrypt(await jose.importJWK(key, alg));
+}
+
+// Back-Channel Logout 1.0 §2.6: what a receiver validates of a logout token.
+async function verifyLogoutToken(rp, token, idClaims) {
+  const keys = jose.createRemoteJWKSet(new URL(rp.serverMetadata().jwks_uri));
+  const { payload } = await jose.jwtVerify(token, keys, {
+    issuer: rp.serverMetadata().issuer,
+    audience: rp.clientMetadata().client_id,
+    typ: 'logout+jwt',
+    requiredClaims: ['iat', 'jti', 'events'],
+  });
+  const event = payload.events?.['http://schemas.openid.net/event/backchannel-logout'];
+  if (typeof event !== 'object' || event === null) throw new Error('the logout token has no logout event');
+  if ('nonce' in payload) throw new Error('a logout token must not have a nonce');
+  if (!payload.sid && !payload.sub) throw new Error('a logout token names a sid or a sub');
+  if (payload.sid !== idClaims.sid) throw new Error(`the logout token's sid ${payload.sid} is not the session's`);
+  if (payload.sub !== idClaims.sub) throw new Error(`the logout token's sub ${payload.sub} is not the user's`);
+  return payload;
 }
 
 try {

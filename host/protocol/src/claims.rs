@@ -98,6 +98,7 @@ const RESERVED: &[&str] = &[
     "azp",
     "at_hash",
     "c_hash",
+    "s_hash",
     "sid",
     "scope",
     "client_id",

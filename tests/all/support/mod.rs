@@ -2,6 +2,7 @@
 //! clock tests can move, plus helpers that play the login front-end through the
 //! authorization-session API and the relying party through the `openidconnect` crate.
 
+pub mod backchannel;
 pub mod browser;
 pub mod client_jwt;
 pub mod jose_node;

@@ -63,75 +63,6 @@ pub fn secret_key(client_secret: &[u8], alg: KeyAlg, enc: Enc) -> Result<Jwk, Jw
     Ok(Jwk { key: Key::Oct(Oct { k: k.into() }), prm: Parameters::default() })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn jwe_secret_key_is_the_left_of_the_sha2_hash_core_10_2() {
-        let secret = b"a client secret of some length";
-        let sha256 = digest::digest(&digest::SHA256, secret);
-        let sha384 = digest::digest(&digest::SHA384, secret);
-        let sha512 = digest::digest(&digest::SHA512, secret);
-        let cases = [
-            (KeyAlg::A128Kw, Enc::A256Gcm, &sha256.as_ref()[..16]),
-            (KeyAlg::A192Kw, Enc::A128CbcHs256, &sha256.as_ref()[..24]),
-            (KeyAlg::A256Kw, Enc::A256CbcHs512, sha256.as_ref()),
-            (KeyAlg::Dir, Enc::A128Gcm, &sha256.as_ref()[..16]),
-            (KeyAlg::Dir, Enc::A192Gcm, &sha256.as_ref()[..24]),
-            (KeyAlg::Dir, Enc::A256Gcm, sha256.as_ref()),
-            (KeyAlg::Dir, Enc::A128CbcHs256, sha256.as_ref()),
-            (KeyAlg::Dir, Enc::A192CbcHs384, sha384.as_ref()),
-            (KeyAlg::Dir, Enc::A256CbcHs512, sha512.as_ref()),
-        ];
-        for (alg, enc, expected) in cases {
-            let Key::Oct(oct) = secret_key(secret, alg, enc).unwrap().key else { panic!("not a symmetric key") };
-            assert_eq!(&oct.k[..], expected, "{alg} {enc}");
-        }
-        for alg in [KeyAlg::RsaOaep, KeyAlg::EcdhEs, KeyAlg::EcdhEsA128Kw] {
-            assert!(matches!(secret_key(secret, alg, Enc::A128Gcm), Err(JweError::KeyMismatch(_))));
-        }
-    }
-
-    /// A 2048-bit RSA modulus, base64url (RFC 7516 Appendix A.1.3's).
-    const N: &str = "oahUIoWw0K0usKNuOR6H4wkf4oBUXHTxRvgb48E-BVvxkeDNjbC4he8rUWcJoZmds2h7M70imEVhRU5djINXtqllXI4DFqcI1DgjT9LewND8MW2Krf3Spsk_ZkoFnilakGygTwpZ3uesH-PFABNIUYpOiN15dsQRkgr0vEhxN92i2asbOenSZeyaxziK72UwxrrKoExv6kc5twXTq4h-QChLOln0_mtUZwfsRaMStPs6mS6XrgxnxbWhojf663tuEQueGC-FCMfra36C9knDFGzKsNa7LZK2djYgyD3JR_MB_4NUJW_TqOQtwHYbxevoJArm-L5StowjzGy-_bq6Gw";
-    /// A P-256 public key (RFC 7518 Appendix C's Bob).
-    const X: &str = "weNJy2HscCSM6AEDTDg04biOvhFhyyWvOHQfeF_PxMQ";
-    const Y: &str = "e8lnCO-AlStT-NJVX-crhB7QRYhiix03illJOVAOyck";
-
-    #[test]
-    fn jwe_recipient_key_takes_the_first_encryption_key_that_fits() {
-        let jwks = json!({"keys": [
-            {"kty": "RSA", "kid": "sig", "use": "sig", "n": N, "e": "AQAB"},
-            {"kty": "RSA", "kid": "signing-alg", "alg": "RS256", "n": N, "e": "AQAB"},
-            {"kty": "RSA", "kid": "other-alg", "alg": "RSA-OAEP-256", "n": N, "e": "AQAB"},
-            {"kty": "RSA", "kid": "short", "n": "AQAB", "e": "AQAB"},
-            {"kty": "unknown", "kid": "strange"},
-            {"kty": "EC", "kid": "ec-sig", "use": "sig", "crv": "P-256", "x": X, "y": Y},
-            {"kty": "RSA", "kid": "rsa-enc", "use": "enc", "alg": "RSA-OAEP", "n": N, "e": "AQAB"},
-            {"kty": "EC", "kid": "ec-off-curve", "crv": "P-256", "x": X, "y": X},
-            {"kty": "EC", "kid": "ec-enc", "crv": "P-256", "x": X, "y": Y},
-            {"kty": "OKP", "kid": "x25519", "crv": "X25519", "x": X},
-        ]});
-        let kid = |alg| recipient_key(&jwks, alg).and_then(|k| k.prm.kid);
-        assert_eq!(kid(KeyAlg::RsaOaep).as_deref(), Some("rsa-enc"));
-        assert_eq!(kid(KeyAlg::RsaOaep256).as_deref(), Some("other-alg"));
-        assert_eq!(kid(KeyAlg::EcdhEs).as_deref(), Some("ec-enc"));
-        assert_eq!(kid(KeyAlg::EcdhEsA256Kw).as_deref(), Some("ec-enc"));
-        assert_eq!(kid(KeyAlg::A128Kw), None);
-        assert_eq!(kid(KeyAlg::Dir), None);
-        let only_x25519 = json!({"keys": [{"kty": "OKP", "kid": "x25519", "crv": "X25519", "x": X}]});
-        assert_eq!(
-            recipient_key(&only_x25519, KeyAlg::EcdhEsA128Kw).and_then(|k| k.prm.kid).as_deref(),
-            Some("x25519")
-        );
-        assert_eq!(recipient_key(&only_x25519, KeyAlg::RsaOaep), None);
-        assert_eq!(recipient_key(&json!({"keys": "none"}), KeyAlg::RsaOaep), None);
-        assert_eq!(recipient_key(&json!([]), KeyAlg::RsaOaep), None);
-    }
-}
-
 /// A fresh RSA key as a private JWK with every member RSA-OAEP decryption needs (`d` and the
 /// CRT parameters). aws-lc-rs generates it; its PKCS #8 form is read back into the members,
 /// since aws-lc-rs hands out no components.
@@ -201,4 +132,73 @@ pub fn public_half(jwk: &Jwk) -> Jwk {
         other => other.clone(),
     };
     Jwk { key, prm: jwk.prm.clone() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn jwe_secret_key_is_the_left_of_the_sha2_hash_core_10_2() {
+        let secret = b"a client secret of some length";
+        let sha256 = digest::digest(&digest::SHA256, secret);
+        let sha384 = digest::digest(&digest::SHA384, secret);
+        let sha512 = digest::digest(&digest::SHA512, secret);
+        let cases = [
+            (KeyAlg::A128Kw, Enc::A256Gcm, &sha256.as_ref()[..16]),
+            (KeyAlg::A192Kw, Enc::A128CbcHs256, &sha256.as_ref()[..24]),
+            (KeyAlg::A256Kw, Enc::A256CbcHs512, sha256.as_ref()),
+            (KeyAlg::Dir, Enc::A128Gcm, &sha256.as_ref()[..16]),
+            (KeyAlg::Dir, Enc::A192Gcm, &sha256.as_ref()[..24]),
+            (KeyAlg::Dir, Enc::A256Gcm, sha256.as_ref()),
+            (KeyAlg::Dir, Enc::A128CbcHs256, sha256.as_ref()),
+            (KeyAlg::Dir, Enc::A192CbcHs384, sha384.as_ref()),
+            (KeyAlg::Dir, Enc::A256CbcHs512, sha512.as_ref()),
+        ];
+        for (alg, enc, expected) in cases {
+            let Key::Oct(oct) = secret_key(secret, alg, enc).unwrap().key else { panic!("not a symmetric key") };
+            assert_eq!(&oct.k[..], expected, "{alg} {enc}");
+        }
+        for alg in [KeyAlg::RsaOaep, KeyAlg::EcdhEs, KeyAlg::EcdhEsA128Kw] {
+            assert!(matches!(secret_key(secret, alg, Enc::A128Gcm), Err(JweError::KeyMismatch(_))));
+        }
+    }
+
+    /// A 2048-bit RSA modulus, base64url (RFC 7516 Appendix A.1.3's).
+    const N: &str = "oahUIoWw0K0usKNuOR6H4wkf4oBUXHTxRvgb48E-BVvxkeDNjbC4he8rUWcJoZmds2h7M70imEVhRU5djINXtqllXI4DFqcI1DgjT9LewND8MW2Krf3Spsk_ZkoFnilakGygTwpZ3uesH-PFABNIUYpOiN15dsQRkgr0vEhxN92i2asbOenSZeyaxziK72UwxrrKoExv6kc5twXTq4h-QChLOln0_mtUZwfsRaMStPs6mS6XrgxnxbWhojf663tuEQueGC-FCMfra36C9knDFGzKsNa7LZK2djYgyD3JR_MB_4NUJW_TqOQtwHYbxevoJArm-L5StowjzGy-_bq6Gw";
+    /// A P-256 public key (RFC 7518 Appendix C's Bob).
+    const X: &str = "weNJy2HscCSM6AEDTDg04biOvhFhyyWvOHQfeF_PxMQ";
+    const Y: &str = "e8lnCO-AlStT-NJVX-crhB7QRYhiix03illJOVAOyck";
+
+    #[test]
+    fn jwe_recipient_key_takes_the_first_encryption_key_that_fits() {
+        let jwks = json!({"keys": [
+            {"kty": "RSA", "kid": "sig", "use": "sig", "n": N, "e": "AQAB"},
+            {"kty": "RSA", "kid": "signing-alg", "alg": "RS256", "n": N, "e": "AQAB"},
+            {"kty": "RSA", "kid": "other-alg", "alg": "RSA-OAEP-256", "n": N, "e": "AQAB"},
+            {"kty": "RSA", "kid": "short", "n": "AQAB", "e": "AQAB"},
+            {"kty": "unknown", "kid": "strange"},
+            {"kty": "EC", "kid": "ec-sig", "use": "sig", "crv": "P-256", "x": X, "y": Y},
+            {"kty": "RSA", "kid": "rsa-enc", "use": "enc", "alg": "RSA-OAEP", "n": N, "e": "AQAB"},
+            {"kty": "EC", "kid": "ec-off-curve", "crv": "P-256", "x": X, "y": X},
+            {"kty": "EC", "kid": "ec-enc", "crv": "P-256", "x": X, "y": Y},
+            {"kty": "OKP", "kid": "x25519", "crv": "X25519", "x": X},
+        ]});
+        let kid = |alg| recipient_key(&jwks, alg).and_then(|k| k.prm.kid);
+        assert_eq!(kid(KeyAlg::RsaOaep).as_deref(), Some("rsa-enc"));
+        assert_eq!(kid(KeyAlg::RsaOaep256).as_deref(), Some("other-alg"));
+        assert_eq!(kid(KeyAlg::EcdhEs).as_deref(), Some("ec-enc"));
+        assert_eq!(kid(KeyAlg::EcdhEsA256Kw).as_deref(), Some("ec-enc"));
+        assert_eq!(kid(KeyAlg::A128Kw), None);
+        assert_eq!(kid(KeyAlg::Dir), None);
+        let only_x25519 = json!({"keys": [{"kty": "OKP", "kid": "x25519", "crv": "X25519", "x": X}]});
+        assert_eq!(
+            recipient_key(&only_x25519, KeyAlg::EcdhEsA128Kw).and_then(|k| k.prm.kid).as_deref(),
+            Some("x25519")
+        );
+        assert_eq!(recipient_key(&only_x25519, KeyAlg::RsaOaep), None);
+        assert_eq!(recipient_key(&json!({"keys": "none"}), KeyAlg::RsaOaep), None);
+        assert_eq!(recipient_key(&json!([]), KeyAlg::RsaOaep), None);
+    }
 }

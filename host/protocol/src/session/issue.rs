@@ -34,6 +34,7 @@ impl Provider {
                 nonce: request.nonce.as_deref(),
                 access_token: access_token.as_deref(),
                 code: code.as_deref(),
+                state: request.state.as_deref(),
             };
             params.push(("id_token", issue::id_token(self, client, grant, binding).await?));
         }

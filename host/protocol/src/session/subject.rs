@@ -66,7 +66,7 @@ impl Provider {
         if sso.is_some() {
             subject.add_client(&client.client_id);
             self.keep_subject_session(&subject).await?;
-        } else if !subject.clients.iter().any(|c| *c == client.client_id) {
+        } else if !subject.clients.contains(&client.client_id) {
             match self.add_session_client(&subject.sid, &client.client_id).await? {
                 Some(current) => subject = current,
                 // It ended between the SSO check and now: log in again.

@@ -79,18 +79,23 @@ struct IdTokenClaims<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     c_hash: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    s_hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     sid: Option<&'a str>,
     #[serde(flatten)]
     claims: JsonObject,
 }
 
 /// What an ID token is issued beside: the request's `nonce`, and the access token and code
-/// it is bound to by `at_hash` and `c_hash` (OpenID Connect Core §3.3.2.11).
+/// it is bound to by `at_hash` and `c_hash` (OpenID Connect Core §3.3.2.11), and in a
+/// front-channel response the `state` it is bound to by `s_hash` (FAPI 1.0 Advanced §5.2.2.1,
+/// the detached-signature check RP libraries such as openid-client make).
 #[derive(Clone, Copy, Default)]
 pub(crate) struct IdTokenBinding<'a> {
     pub nonce: Option<&'a str>,
     pub access_token: Option<&'a str>,
     pub code: Option<&'a str>,
+    pub state: Option<&'a str>,
 }
 
 /// Mints the access token of a grant for `scope`.
@@ -156,6 +161,7 @@ pub(crate) async fn id_token(
         amr: (!grant.amr.is_empty()).then_some(&grant.amr[..]),
         at_hash: binding.access_token.map(|t| jose::half_hash(alg, t)),
         c_hash: binding.code.map(|c| jose::half_hash(alg, c)),
+        s_hash: binding.state.map(|s| jose::half_hash(alg, s)),
         sid: grant.sid.as_deref(),
         claims: released,
     };
@@ -176,7 +182,7 @@ pub(crate) async fn for_grant(
 ) -> Result<TokenResponse, OAuthError> {
     let access_token = access_token(provider, client, grant, scope).await?;
     let id_token = if scope.iter().any(|s| s == "openid") {
-        let binding = IdTokenBinding { nonce, access_token: Some(&access_token), code: None };
+        let binding = IdTokenBinding { nonce, access_token: Some(&access_token), ..IdTokenBinding::default() };
         Some(id_token(provider, client, grant, binding).await?)
     } else {
         None
