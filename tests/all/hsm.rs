@@ -36,8 +36,13 @@ async fn jwks(server: &TestServer) -> Value {
     server.http.get(server.url("/jwks.json")).send().await.unwrap().json().await.unwrap()
 }
 
+/// The published signing keys: the JWK set also carries the provider's `use: enc` keys.
+async fn signing_keys(server: &TestServer) -> Vec<Value> {
+    jwks(server).await["keys"].as_array().unwrap().iter().filter(|k| k["use"] == "sig").cloned().collect()
+}
+
 async fn published(server: &TestServer) -> BTreeSet<String> {
-    jwks(server).await["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
+    signing_keys(server).await.iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
 }
 
 fn kid(jwt: &str) -> String {
@@ -71,7 +76,7 @@ async fn hsm_keys_sign_code_flows_in_every_algorithm() {
     let expected: BTreeSet<String> = [&ec, &p384, &rsa].iter().map(|k| k.kid.clone()).collect();
     assert_eq!(published(&server).await, expected, "neither the expired nor the future key is published");
     assert!(!published(&server).await.contains(&expired.kid) && !published(&server).await.contains(&future.kid));
-    for key in jwks(&server).await["keys"].as_array().unwrap() {
+    for key in &signing_keys(&server).await {
         assert!(key["x5c"][0].is_string() && key["x5t#S256"].is_string(), "{key}");
     }
     let discovery: Value =

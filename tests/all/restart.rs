@@ -24,7 +24,9 @@ async fn clients_consents_sessions_and_keys_survive_a_restart() {
 
     let jwks_after: Value = server.http.get(server.url("/jwks.json")).send().await.unwrap().json().await.unwrap();
     assert_eq!(jwks_before, jwks_after, "the same signing keys");
-    assert_eq!(jwks_after["keys"].as_array().unwrap().len(), 3);
+    let uses: Vec<&str> = jwks_after["keys"].as_array().unwrap().iter().map(|k| k["use"].as_str().unwrap()).collect();
+    assert_eq!(uses.iter().filter(|u| **u == "sig").count(), 3, "{jwks_after}");
+    assert_eq!(uses.iter().filter(|u| **u == "enc").count(), 2, "and the encryption keys: {jwks_after}");
     let (status, _) =
         server.admin(Method::GET, &format!("/clients/v1/{}", info["client_id"].as_str().unwrap()), None).await;
     assert_eq!(status, 200, "the client is still registered");
