@@ -28,6 +28,7 @@ mod plugins;
 mod polyglot;
 mod registration;
 mod request_objects;
+mod resource_indicators;
 mod response_types;
 mod restart;
 mod revocation;

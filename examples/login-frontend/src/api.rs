@@ -115,6 +115,9 @@ pub struct AuthRequest {
     /// How the RP displays the pages: `page`, `popup`, `touch` or `wap`.
     #[serde(default)]
     pub display: Option<String>,
+    /// The services (RFC 8707 resources, such as MCP servers) the access will be used at.
+    #[serde(default)]
+    pub resources: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

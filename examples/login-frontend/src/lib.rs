@@ -356,8 +356,10 @@ impl App {
             }
             Prompt::Consent { sid, client, auth_request, subject, scope, claims, sso, .. } => {
                 let look = Look::of(&auth_request);
-                let mut response =
-                    html(StatusCode::OK, pages::consent(look, &sid, &client, &subject.sub, &scope, &claims));
+                let mut response = html(
+                    StatusCode::OK,
+                    pages::consent(look, &sid, &client, &subject.sub, (&scope, &claims), &auth_request.resources),
+                );
                 if let Some(sso) = sso {
                     self.add_cookie(&mut response, &self.sso_cookie, &sso.token);
                 }

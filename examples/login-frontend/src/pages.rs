@@ -154,7 +154,16 @@ fn check(name: &str, item: &Item, label: Markup) -> Markup {
     }
 }
 
-pub fn consent(look: Look, sid: &str, client: &Client, sub: &str, scope: &Split, claims: &Split) -> Markup {
+/// The consent page: what the client asks for (scopes, extra claims) and where it will use it
+/// (the requested resources, named so the user knows which services get access).
+pub fn consent(
+    look: Look,
+    sid: &str,
+    client: &Client,
+    sub: &str,
+    (scope, claims): (&Split, &Split),
+    resources: &[String],
+) -> Markup {
     let extra = extra_claims(scope, claims);
     let allow_access = look.text(Text::AllowAccess);
     layout_as(
@@ -182,6 +191,12 @@ pub fn consent(look: Look, sid: &str, client: &Client, sub: &str, scope: &Split,
                                 }
                             }))
                         }
+                    }
+                }
+                @if !resources.is_empty() {
+                    fieldset.resources {
+                        legend { (look.text(Text::AtResources)) }
+                        ul { @for r in resources { li { code { (r) } } } }
                     }
                 }
                 @if !extra.is_empty() {

@@ -4,6 +4,7 @@
 mod dynamic;
 mod encryption;
 mod metadata;
+mod metadata_document;
 mod parse;
 mod redirect_uris;
 mod sector;
@@ -12,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 pub use dynamic::{Registered, RegistrationError};
 use metadata::bad_metadata;
+pub(crate) use metadata_document::ClientLookupError;
+pub use metadata_document::{MetadataDocumentPolicy, is_client_id_url};
 pub use redirect_uris::is_loopback_host;
 pub use sector::sector_of;
 
@@ -143,6 +146,7 @@ impl Provider {
             source,
             incarnation: incarnation.unwrap_or_else(|| self.new_id()),
             registration_token,
+            refresh_after: None,
         };
         if !CLIENTS.insert(self.store(), &client_id, &client, None, now).await? {
             return Err(ApiError::Conflict(format!("a client with id {client_id:?} already exists")));
@@ -278,6 +282,10 @@ impl Provider {
             ClientSource::Api | ClientSource::Dynamic => Ok(()),
             ClientSource::Config => Err(ApiError::Conflict(format!(
                 "client {:?} is defined in the configuration file; change it there",
+                client.client_id
+            ))),
+            ClientSource::MetadataDocument => Err(ApiError::Conflict(format!(
+                "client {:?} is described by its metadata document; change it there",
                 client.client_id
             ))),
         }

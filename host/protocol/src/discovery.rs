@@ -1,4 +1,4 @@
-//! OpenID Connect Discovery 1.0 §3: the provider metadata.
+//! OpenID Connect Discovery 1.0 §3 and RFC 8414: the provider metadata.
 
 use serde_json::{Value, json};
 
@@ -13,7 +13,11 @@ impl Provider {
         let s = self.settings();
         let algs: Vec<&str> = self.signer().supported_algorithms().iter().map(|a| a.as_str()).collect();
         let mut scopes: Vec<String> = STANDARD_SCOPES.iter().map(|s| s.to_string()).collect();
-        scopes.extend(s.extra_scopes.iter().cloned());
+        for scope in s.extra_scopes.iter().chain(s.resources.iter().flat_map(|r| &r.scopes)) {
+            if !scopes.contains(scope) {
+                scopes.push(scope.clone());
+            }
+        }
         let mut claims: Vec<String> =
             ["sub", "iss", "auth_time", "acr", "amr", "sid"].iter().map(|c| c.to_string()).collect();
         for scope in STANDARD_SCOPES {
@@ -72,6 +76,9 @@ impl Provider {
             "revocation_endpoint_auth_methods_supported": client_auth,
             "revocation_endpoint_auth_signing_alg_values_supported": JwsAlg::ALL.map(JwsAlg::as_str),
         });
+        if s.metadata_documents.is_on() {
+            metadata["client_id_metadata_document_supported"] = json!(true);
+        }
         if let Some(registration) = &s.endpoints.registration {
             metadata["registration_endpoint"] = json!(registration);
         }
@@ -89,6 +96,12 @@ impl Provider {
             }
         }
         metadata
+    }
+
+    /// OAuth 2.0 Authorization Server Metadata (RFC 8414): the discovery document, which
+    /// RFC 8414 §2 lets carry OpenID Connect's members too, so both always agree.
+    pub fn authorization_server_metadata(&self) -> Value {
+        self.discovery()
     }
 
     /// The public keys clients verify tokens with, and the keys they encrypt request objects

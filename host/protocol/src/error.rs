@@ -40,6 +40,8 @@ pub enum ErrorCode {
     InvalidSoftwareStatement,
     /// RFC 7009 §2.2.1: the token is of a type that cannot be revoked.
     UnsupportedTokenType,
+    /// RFC 8707 §2: the requested resource is unknown, or not one the client may ask for.
+    InvalidTarget,
 }
 
 impl ErrorCode {
@@ -71,12 +73,13 @@ impl ErrorCode {
             Self::InvalidClientMetadata => "invalid_client_metadata",
             Self::InvalidSoftwareStatement => "invalid_software_statement",
             Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::InvalidTarget => "invalid_target",
         }
     }
 
     /// Parses a code a front-end or plugin names, for example when it denies a request.
     pub fn parse(code: &str) -> Option<Self> {
-        const ALL: [ErrorCode; 25] = [
+        const ALL: [ErrorCode; 26] = [
             ErrorCode::InvalidRequest,
             ErrorCode::UnauthorizedClient,
             ErrorCode::AccessDenied,
@@ -102,6 +105,7 @@ impl ErrorCode {
             ErrorCode::InvalidClientMetadata,
             ErrorCode::InvalidSoftwareStatement,
             ErrorCode::UnsupportedTokenType,
+            ErrorCode::InvalidTarget,
         ];
         ALL.into_iter().find(|c| c.as_str() == code)
     }

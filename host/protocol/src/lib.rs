@@ -22,6 +22,7 @@ pub mod model;
 pub mod pairwise;
 pub mod par;
 pub mod plugins;
+pub mod resources;
 pub mod revocation;
 pub mod secret;
 pub mod session;

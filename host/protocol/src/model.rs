@@ -197,6 +197,8 @@ pub enum ClientSource {
     Config,
     /// Registered by the client itself at the registration endpoint (RFC 7591).
     Dynamic,
+    /// Described by the document its client ID URL names (`clients/metadata_document.rs`).
+    MetadataDocument,
 }
 
 /// A registered client.
@@ -219,6 +221,9 @@ pub struct Client {
     /// clients; the token itself is handed out once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_token: Option<TokenHash>,
+    /// For a client described by a metadata document: when the document is to be fetched again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_after: Option<UnixTime>,
 }
 
 impl Client {
@@ -395,6 +400,9 @@ pub struct AuthorizationRequest {
     pub id_token_hint_sub: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claims: Option<ClaimsParameter>,
+    /// The protected resources the tokens are for (RFC 8707), each one the client may ask for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
 }
 
 impl AuthorizationRequest {
@@ -528,6 +536,9 @@ pub struct ConsentRecord {
     pub refresh_token: RefreshSettings,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audience: Vec<String>,
+    /// The protected resources (RFC 8707) consented to; a request for another asks again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
     pub updated_at: UnixTime,
 }
 
@@ -572,6 +583,10 @@ pub struct Grant {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     pub audience: Vec<String>,
+    /// The protected resources the authorization request named (RFC 8707); each access token
+    /// is for one of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
     pub access_token_lifetime: u64,
     pub id_token_lifetime: u64,
     /// Lifetime of refresh tokens, when the consent allowed them.

@@ -136,6 +136,10 @@ pub struct Settings {
     /// Whether every client must push its authentication requests (RFC 9126 §5
     /// `require_pushed_authorization_requests`); a client can also require it for itself.
     pub require_pushed_authorization_requests: bool,
+    /// The protected resources clients may ask tokens for (RFC 8707).
+    pub resources: Vec<crate::resources::ResourceServer>,
+    /// Whether and from where clients identified by a metadata document URL are accepted.
+    pub metadata_documents: crate::clients::MetadataDocumentPolicy,
 }
 
 impl Settings {
@@ -151,6 +155,8 @@ impl Settings {
             limits: Limits::default(),
             introspection_clients: Vec::new(),
             require_pushed_authorization_requests: false,
+            resources: Vec::new(),
+            metadata_documents: Default::default(),
         }
     }
 }

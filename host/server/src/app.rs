@@ -279,6 +279,11 @@ impl Gatehouse {
             .route("/health", get(routes::monitor::health));
         Router::new()
             .route("/.well-known/openid-configuration", get(routes::oauth::discovery))
+            .route("/.well-known/oauth-authorization-server", get(routes::oauth::authorization_server_metadata))
+            .route(
+                "/.well-known/oauth-authorization-server/{*path}",
+                get(routes::oauth::authorization_server_metadata_for_path),
+            )
             .route("/jwks.json", get(routes::oauth::jwks))
             .route("/authorize", get(routes::oauth::authorize_get).post(routes::oauth::authorize_post))
             .route("/token", post(routes::oauth::token))
@@ -401,6 +406,16 @@ fn settings(config: &Config) -> Settings {
     settings.access_token_alg = config.signing.access_token_alg;
     settings.extra_scopes = config.scopes.clone();
     settings.introspection_clients = config.introspection.all_tokens_clients.clone();
+    settings.resources = config
+        .resources
+        .iter()
+        .map(|r| gatehouse_protocol::resources::ResourceServer {
+            uri: r.uri.clone(),
+            scopes: r.scopes.clone(),
+            clients: r.clients.clone(),
+        })
+        .collect();
+    settings.metadata_documents = config.client_id_metadata_documents.policy();
     let m = &config.limits;
     settings.limits = gatehouse_protocol::Limits {
         authorization_request_bytes: m.authorization_request_bytes,

@@ -34,6 +34,9 @@ const SECTIONS: &[&str] = &[
     "registration",
     "introspection",
     "par",
+    "logout",
+    "resources",
+    "client_id_metadata_documents",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -80,6 +83,59 @@ pub struct Config {
     pub par: ParConfig,
     #[serde(default)]
     pub logout: LogoutConfig,
+    /// The protected resources clients may ask tokens for with `resource` (RFC 8707).
+    #[serde(default)]
+    pub resources: Vec<ResourceConfig>,
+    #[serde(default)]
+    pub client_id_metadata_documents: MetadataDocumentsConfig,
+}
+
+/// A protected resource (`[[resources]]`): an access token asked for it has its `uri` as
+/// `aud` and, of the granted scopes, those it lists.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceConfig {
+    /// Its absolute URI, as clients send it in `resource` (an MCP server's URL, say).
+    pub uri: String,
+    /// The scopes it accepts; advertised in discovery. Empty: every granted scope.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The clients that may ask for it; every client when absent.
+    #[serde(default)]
+    pub clients: Option<Vec<String>>,
+}
+
+/// Which clients identified by a client ID metadata document URL are accepted.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetadataDocumentsConfig {
+    /// `off` (the default), `open` (any https URL on a public address) or `hosts` (only URLs on
+    /// the `hosts` listed).
+    #[serde(default)]
+    pub policy: MetadataDocumentsMode,
+    #[serde(default)]
+    pub hosts: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetadataDocumentsMode {
+    #[default]
+    Off,
+    Open,
+    Hosts,
+}
+
+impl MetadataDocumentsConfig {
+    /// The protocol's policy.
+    pub fn policy(&self) -> gatehouse_protocol::clients::MetadataDocumentPolicy {
+        use gatehouse_protocol::clients::MetadataDocumentPolicy as P;
+        match self.policy {
+            MetadataDocumentsMode::Off => P::Off,
+            MetadataDocumentsMode::Open => P::Open,
+            MetadataDocumentsMode::Hosts => P::Hosts(self.hosts.clone()),
+        }
+    }
 }
 
 /// Logout (RP-Initiated, Back-Channel and Front-Channel Logout 1.0).
@@ -715,6 +771,7 @@ impl Config {
         }
         self.validate_signing()?;
         self.validate_http()?;
+        self.validate_resources()?;
         if self.storage.purge_interval < Duration::from_millis(100) {
             return Err(ConfigError("storage.purge_interval must be at least 100ms".into()));
         }
@@ -728,6 +785,34 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    fn validate_resources(&self) -> Result<(), ConfigError> {
+        for (i, r) in self.resources.iter().enumerate() {
+            if !gatehouse_protocol::resources::is_resource_uri(&r.uri) {
+                return Err(ConfigError(format!(
+                    "resources[{i}].uri {:?} must be an absolute URI without a fragment, at most {} bytes (RFC 8707 §2)",
+                    r.uri,
+                    gatehouse_protocol::resources::MAX_RESOURCE_LEN
+                )));
+            }
+            if self.resources[..i].iter().any(|other| other.uri == r.uri) {
+                return Err(ConfigError(format!("resources: {:?} is listed twice", r.uri)));
+            }
+            if let Some(s) = r.scopes.iter().find(|s| s.is_empty() || s.contains(char::is_whitespace)) {
+                return Err(ConfigError(format!("resources[{i}].scopes: {s:?} is not a scope (one word)")));
+            }
+        }
+        let m = &self.client_id_metadata_documents;
+        match (m.policy, m.hosts.is_empty()) {
+            (MetadataDocumentsMode::Hosts, true) => Err(ConfigError(
+                "client_id_metadata_documents.policy is hosts but no hosts are listed; list them in client_id_metadata_documents.hosts".into(),
+            )),
+            (MetadataDocumentsMode::Off | MetadataDocumentsMode::Open, false) => Err(ConfigError(
+                "client_id_metadata_documents.hosts is used only with policy = \"hosts\"".into(),
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn validate_http(&self) -> Result<(), ConfigError> {

@@ -1,9 +1,9 @@
 //! The client must be named once and be registered (RFC 6749 §4.1.2.1: an unknown client is
-//! never redirected to).
+//! never redirected to). A client ID URL names the client its metadata document describes.
 
 use super::Draft;
+use crate::clients::ClientLookupError;
 use crate::error::OAuthError;
-use crate::model::{CLIENTS, is_valid_client_id};
 use crate::provider::Provider;
 
 pub(super) async fn check(provider: &Provider, draft: &mut Draft<'_>) -> Result<(), OAuthError> {
@@ -13,16 +13,13 @@ pub(super) async fn check(provider: &Provider, draft: &mut Draft<'_>) -> Result<
     let Some(client_id) = draft.params.get("client_id") else {
         return Err(OAuthError::invalid_request("the client_id parameter is missing"));
     };
-    // An identifier no client can have is refused before the lookup, and not repeated back.
-    if !is_valid_client_id(client_id) {
-        return Err(OAuthError::invalid_client("the client_id is not a valid client identifier"));
-    }
-    let client = CLIENTS.get(provider.store(), client_id, provider.now()).await?;
-    match client {
-        Some(client) => {
+    // An identifier no client can have is refused before any lookup, and not repeated back.
+    match provider.client(client_id).await {
+        Ok(client) => {
             draft.client = Some(client);
             Ok(())
         }
-        None => Err(OAuthError::invalid_client(format!("client {client_id:?} is not registered"))),
+        Err(ClientLookupError::Unknown(why)) => Err(OAuthError::invalid_client(why)),
+        Err(ClientLookupError::Store(e)) => Err(e.into()),
     }
 }

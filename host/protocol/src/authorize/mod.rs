@@ -20,6 +20,7 @@ mod pkce;
 mod prompt;
 mod redirect_uri;
 mod request_object;
+mod resource;
 mod response_mode;
 mod response_type;
 mod scope;
@@ -44,11 +45,12 @@ impl Params {
         self.0.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str())
     }
 
-    /// Names that occur more than once, in the order of their second occurrence.
+    /// Names that occur more than once, in the order of their second occurrence; `resource`,
+    /// which RFC 8707 repeats to name several resources, is not among them.
     pub fn repeated(&self) -> Vec<&str> {
         let mut seen = std::collections::HashSet::new();
         let mut repeated = Vec::new();
-        for (k, _) in &self.0 {
+        for (k, _) in self.0.iter().filter(|(k, _)| k != "resource") {
             if !seen.insert(k.as_str()) && !repeated.contains(&k.as_str()) {
                 repeated.push(k.as_str());
             }
@@ -116,6 +118,7 @@ const AFTER_REDIRECT: &[Check] = &[
     response_type::check,
     nonce::check,
     scope::check,
+    resource::check,
     pkce::check,
     prompt::check,
     max_age::check,

@@ -170,19 +170,20 @@ fn consistent(claims: &JsonObject, params: &Params, client: &Client) -> Result<(
 }
 
 /// The object's parameters, then the query's that the object does not have. A member that is
-/// not a string is sent as its JSON text (`max_age` as a number, `claims` as an object).
+/// not a string is sent as its JSON text (`max_age` as a number, `claims` as an object), but
+/// for the array of `resource` values, which become one parameter each.
 fn merge(claims: &JsonObject, params: &Params) -> Params {
-    let mut out: Vec<(String, String)> = claims
-        .iter()
-        .filter(|(k, v)| !JWT_CLAIMS.contains(&k.as_str()) && !v.is_null())
-        .map(|(k, v)| {
-            let text = match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            (k.clone(), text)
-        })
-        .collect();
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (k, v) in claims.iter().filter(|(k, v)| !JWT_CLAIMS.contains(&k.as_str()) && !v.is_null()) {
+        match v {
+            Value::String(s) => out.push((k.clone(), s.clone())),
+            // RFC 8707 §2 in a request object: several resources are an array of strings.
+            Value::Array(items) if k == "resource" => {
+                out.extend(items.iter().map(|i| (k.clone(), i.as_str().map_or_else(|| i.to_string(), str::to_owned))));
+            }
+            other => out.push((k.clone(), other.to_string())),
+        }
+    }
     for (k, v) in &params.0 {
         if k != "request" && k != "request_uri" && !claims.contains_key(k) {
             out.push((k.clone(), v.clone()));

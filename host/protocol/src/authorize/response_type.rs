@@ -49,6 +49,7 @@ pub(super) fn check(_: &Provider, draft: &mut Draft<'_>) -> Result<(), OAuthErro
         display: p.get("display").map(str::to_owned),
         id_token_hint_sub: None,
         claims: None,
+        resources: Vec::new(),
     });
     Ok(())
 }

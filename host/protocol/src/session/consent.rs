@@ -196,6 +196,7 @@ impl Provider {
             amr: subject.amr.clone(),
             sid: Some(subject.sid.clone()),
             audience: consent.audience,
+            resources: request.resources.clone(),
             access_token_lifetime,
             id_token_lifetime: consent.id_token.lifetime.unwrap_or(lifetimes.id_token),
             refresh_token_lifetime,
@@ -253,6 +254,7 @@ impl Provider {
             id_token: consent.id_token.clone(),
             refresh_token: consent.refresh_token.clone(),
             audience: consent.audience.clone(),
+            resources: keep(previous.as_ref().map(|p| &p.resources), &request.resources, &request.resources),
             updated_at: now,
         };
         Ok(collection.put(self.store(), &key, &record, expires_at).await?)

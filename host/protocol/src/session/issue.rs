@@ -20,11 +20,14 @@ impl Provider {
         let mut params = Vec::new();
         let code = if response_type.code { Some(self.issue_code(client, grant, request).await?) } else { None };
         let access_token = if response_type.token {
-            let token = issue::access_token(self, client, grant, &grant.scope).await?;
+            // The authorize pipeline let a front-channel token name one resource at most.
+            let resource = grant.resources.first().map(|uri| self.resource_for(client, uri)).transpose()?;
+            let scope = resource.map_or_else(|| grant.scope.clone(), |r| r.narrow(&grant.scope));
+            let token = issue::access_token(self, client, grant, &scope, resource).await?;
             params.push(("access_token", token.clone()));
             params.push(("token_type", "Bearer".to_owned()));
             params.push(("expires_in", grant.access_token_lifetime.to_string()));
-            params.push(("scope", grant.scope.join(" ")));
+            params.push(("scope", scope.join(" ")));
             Some(token)
         } else {
             None

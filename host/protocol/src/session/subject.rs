@@ -3,7 +3,7 @@
 
 use super::hooks::Next;
 use super::input::data_object;
-use super::{AuthDirective, AuthzSession, ConsentInput, Grantor, Prompt, SsoToken, Stage, SubjectInput};
+use super::{AuthDirective, AuthzSession, ConsentInput, Grantor, Previous, Prompt, SsoToken, Stage, SubjectInput};
 use crate::error::{ApiError, ErrorCode, OAuthError};
 use crate::model::{Client, PromptValue, SubjectSession};
 use crate::plugins::{ClientView, ConsentQuery, ConsentVerdict, HookStage, Reconfirm};
@@ -98,7 +98,9 @@ impl Provider {
         }
         scope = scope.reconfirming(&reconfirm.scope);
         claims = claims.reconfirming(&reconfirm.claims);
-        let nothing_new = scope.new.is_empty() && claims.new.is_empty();
+        let resources_known = |p: &Previous| session.request.resources.iter().all(|r| p.record.resources.contains(r));
+        let nothing_new =
+            scope.new.is_empty() && claims.new.is_empty() && previous.as_ref().is_none_or(resources_known);
         if let (Some(previous), true, false) = (&previous, nothing_new, asks_consent) {
             let input = ConsentInput::from_record(&previous.record, previous.long_lived);
             return self.finish(session, subject, client, input, Grantor::Policy, sso).await;

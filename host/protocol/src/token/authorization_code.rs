@@ -35,6 +35,10 @@ pub(super) async fn grant(provider: &Provider, client: &Client, form: &Params) -
     // as long as tokens from the code may live, so a later replay still revokes them.
     let used = CodeRecord { state: UseState::Used, ..record.clone() };
     let grant = GRANTS.get(provider.store(), &record.grant_id, now).await?;
+    // RFC 8707 §2.2: which resource the token is for, before the code is used up, so a
+    // mistake there costs the client nothing.
+    let granted = grant.as_ref().map_or(&[][..], |g| &g.resources[..]);
+    let resource = provider.token_resource(client, granted, form)?;
     let keep = grant.as_ref().map_or(0, |g| g.access_token_lifetime).max(provider.settings().lifetimes.code);
     match CODES.swap(provider.store(), key.as_str(), &used, Some(now.plus(keep)), now).await? {
         Some(previous) if previous.state == UseState::Issued => {}
@@ -45,7 +49,7 @@ pub(super) async fn grant(provider: &Provider, client: &Client, form: &Params) -
         Some(g) if g.serves(client) => g,
         _ => return Err(OAuthError::invalid_grant("the authorization behind this code has been revoked")),
     };
-    issue::for_grant(provider, client, &grant, &grant.scope, record.nonce.as_deref(), true).await
+    issue::for_grant(provider, client, &grant, &grant.scope, record.nonce.as_deref(), true, resource).await
 }
 
 /// A second redemption: revoke the grant so the tokens issued from the first one stop working.

@@ -11,9 +11,10 @@ use serde::Deserialize;
 
 use crate::authorize::Params;
 use crate::client_keys::ClientKeysError;
+use crate::clients::{ClientLookupError, is_client_id_url};
 use crate::error::OAuthError;
 use crate::jose::{ClientJws, JwsAlg, VerifyError};
-use crate::model::{AssertionRecord, AuthMethod, CLIENT_ASSERTIONS, CLIENTS, Client, is_valid_client_id};
+use crate::model::{AssertionRecord, AuthMethod, CLIENT_ASSERTIONS, Client, is_valid_client_id};
 use crate::provider::Provider;
 use crate::secret::TokenHash;
 use crate::world::UnixTime;
@@ -196,11 +197,13 @@ impl Provider {
             return Err(refused(&client_id, Refusal::SubjectMismatch));
         }
         client_id = sub.to_owned();
-        if !is_valid_client_id(&client_id) {
+        if !is_valid_client_id(&client_id) && !is_client_id_url(&client_id) {
             return Err(refused(&client_id, Refusal::InvalidClientId));
         }
-        let Some(client) = CLIENTS.get(self.store(), &client_id, self.now()).await? else {
-            return Err(refused(&client_id, Refusal::UnknownClient));
+        let client = match self.client(&client_id).await {
+            Ok(client) => client,
+            Err(ClientLookupError::Unknown(_)) => return Err(refused(&client_id, Refusal::UnknownClient)),
+            Err(ClientLookupError::Store(e)) => return Err(AssertionError::Server(e.into())),
         };
         let used = if jws.alg.is_hmac() { AuthMethod::ClientSecretJwt } else { AuthMethod::PrivateKeyJwt };
         let registered = client.metadata.token_endpoint_auth_method;

@@ -4,9 +4,10 @@
 //! than one method is refused with `invalid_client`.
 
 use crate::authorize::Params;
+use crate::clients::ClientLookupError;
 use crate::error::OAuthError;
 use crate::logged::logged;
-use crate::model::{AuthMethod, CLIENTS, Client, is_valid_client_id};
+use crate::model::{AuthMethod, Client};
 use crate::provider::Provider;
 use crate::secret::{Secret, constant_time_eq};
 use crate::token::client_assertion::AssertionError;
@@ -85,12 +86,11 @@ impl Provider {
             (None, Some(id), None) => (id, None, AuthMethod::None),
             (None, None, _) => return Err(OAuthError::invalid_client("no client authentication was given")),
         };
-        // No client has an identifier outside the registration rule: refused before the lookup.
-        if !is_valid_client_id(client_id) {
-            return Err(failed(client_id, "the client_id cannot name a client"));
-        }
-        let Some(client) = CLIENTS.get(self.store(), client_id, self.now()).await? else {
-            return Err(failed(client_id, "unknown client"));
+        // An identifier no client can have is refused before any lookup.
+        let client = match self.client(client_id).await {
+            Ok(client) => client,
+            Err(ClientLookupError::Unknown(why)) => return Err(failed(client_id, why)),
+            Err(ClientLookupError::Store(e)) => return Err(e.into()),
         };
         let registered = client.metadata.token_endpoint_auth_method;
         if registered != method {

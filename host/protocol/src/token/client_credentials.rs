@@ -26,7 +26,11 @@ pub(super) async fn grant(provider: &Provider, client: &Client, form: &Params) -
             format!("the client is not registered for the scope {s:?}"),
         ));
     }
+    // RFC 8707: a token for the one resource named, with the scopes it accepts.
+    let resource = provider.client_credentials_resource(client, form)?;
+    let scope = resource.map_or(scope.clone(), |r| r.narrow(&scope));
     let settings = provider.settings();
+    let aud = resource.map_or_else(|| settings.issuer.clone(), |r| r.uri.clone());
     let now = provider.now();
     let lifetime = settings.lifetimes.access_token;
     let access_token = sign_access_token(
@@ -34,7 +38,7 @@ pub(super) async fn grant(provider: &Provider, client: &Client, form: &Params) -
         &AccessTokenClaims {
             iss: &settings.issuer,
             sub: &client.client_id,
-            aud: audience(std::slice::from_ref(&settings.issuer)),
+            aud: audience(std::slice::from_ref(&aud)),
             client_id: &client.client_id,
             iat: now.0,
             exp: now.plus(lifetime).0,

@@ -10,6 +10,7 @@ use crate::jose;
 use crate::model::{Client, Grant, JsonObject, REFRESH_TOKENS, RefreshRecord, UseState};
 use crate::plugins::ClaimsPurpose;
 use crate::provider::Provider;
+use crate::resources::ResourceServer;
 use crate::secret::TokenHash;
 
 use super::TokenResponse;
@@ -98,17 +99,19 @@ pub(crate) struct IdTokenBinding<'a> {
     pub state: Option<&'a str>,
 }
 
-/// Mints the access token of a grant for `scope`.
+/// Mints the access token of a grant for `scope`: for `resource` when there is one (its URI
+/// the only `aud`, RFC 8707 §2), otherwise for the consent's audience or this provider.
 pub(crate) async fn access_token(
     provider: &Provider,
     client: &Client,
     grant: &Grant,
     scope: &[String],
+    resource: Option<&ResourceServer>,
 ) -> Result<String, OAuthError> {
     let settings = provider.settings();
     let now = provider.now();
-    let default_aud = [settings.issuer.clone()];
-    let aud = if grant.audience.is_empty() { &default_aud[..] } else { &grant.audience[..] };
+    let default_aud = [resource.map_or_else(|| settings.issuer.clone(), |r| r.uri.clone())];
+    let aud = if grant.audience.is_empty() || resource.is_some() { &default_aud[..] } else { &grant.audience[..] };
     // OpenID Connect Core §8: the subject as this client sees it, public or pairwise.
     let sub = provider.subject_for(client, &grant.sub).await?;
     sign_access_token(
@@ -170,8 +173,9 @@ pub(crate) async fn id_token(
     provider.id_token_for_client(client, signed).await
 }
 
-/// Issues the tokens a grant allows: an access token, an ID token for OpenID requests and,
-/// when `refresh` and the consent allow it, a new refresh token.
+/// Issues the tokens a grant allows: an access token (for `resource`, with the scopes of
+/// `scope` it accepts), an ID token for OpenID requests and, when `refresh` and the consent
+/// allow it, a new refresh token.
 pub(crate) async fn for_grant(
     provider: &Provider,
     client: &Client,
@@ -179,8 +183,10 @@ pub(crate) async fn for_grant(
     scope: &[String],
     nonce: Option<&str>,
     refresh: bool,
+    resource: Option<&ResourceServer>,
 ) -> Result<TokenResponse, OAuthError> {
-    let access_token = access_token(provider, client, grant, scope).await?;
+    let token_scope = resource.map_or_else(|| scope.to_vec(), |r| r.narrow(scope));
+    let access_token = access_token(provider, client, grant, &token_scope, resource).await?;
     let id_token = if scope.iter().any(|s| s == "openid") {
         let binding = IdTokenBinding { nonce, access_token: Some(&access_token), ..IdTokenBinding::default() };
         Some(id_token(provider, client, grant, binding).await?)
@@ -208,7 +214,7 @@ pub(crate) async fn for_grant(
         access_token,
         token_type: "Bearer",
         expires_in: grant.access_token_lifetime,
-        scope: scope_string(scope),
+        scope: scope_string(&token_scope),
         id_token,
         refresh_token,
     })

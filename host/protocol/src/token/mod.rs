@@ -56,6 +56,7 @@ impl Provider {
             basic_challenge: used_basic && error.code == ErrorCode::InvalidClient,
             error,
         })?;
+        // `resource` may repeat (RFC 8707); the grant says how many it takes.
         if let Some(name) = form.repeated().first() {
             return Err(OAuthError::invalid_request(format!("the {name} parameter is repeated")).into());
         }

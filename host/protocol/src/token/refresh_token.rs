@@ -37,6 +37,9 @@ pub(super) async fn grant(provider: &Provider, client: &Client, form: &Params) -
             asked
         }
     };
+    // RFC 8707 §2.2: the token is for one of the grant's resources; checked before the
+    // refresh token is used up, so a mistake costs the client nothing.
+    let resource = provider.token_resource(client, &grant.resources, form)?;
     let used = RefreshRecord { state: UseState::Used, ..record.clone() };
     let expires = grant.created_at.plus(grant.refresh_token_lifetime.unwrap_or(0));
     match REFRESH_TOKENS.swap(provider.store(), key.as_str(), &used, Some(expires), now).await? {
@@ -47,5 +50,5 @@ pub(super) async fn grant(provider: &Provider, client: &Client, form: &Params) -
             return Err(invalid());
         }
     }
-    issue::for_grant(provider, client, &grant, &scope, None, true).await
+    issue::for_grant(provider, client, &grant, &scope, None, true, resource).await
 }

@@ -20,6 +20,28 @@ pub async fn discovery(State(s): State<AppState>) -> Response {
     ([(header::CACHE_CONTROL, "public, max-age=300")], Json(s.provider.discovery())).into_response()
 }
 
+/// OAuth 2.0 Authorization Server Metadata (RFC 8414 §3), at the well-known URI itself.
+pub async fn authorization_server_metadata(State(s): State<AppState>) -> Response {
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(s.provider.authorization_server_metadata())).into_response()
+}
+
+/// RFC 8414 §3.1: for an issuer with a path, the metadata at the well-known URI with that
+/// path appended; any other path is not this issuer's.
+pub async fn authorization_server_metadata_for_path(
+    State(s): State<AppState>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+) -> Response {
+    let issuer_path = url::Url::parse(&s.provider.settings().issuer).map(|u| u.path().to_owned()).unwrap_or_default();
+    if issuer_path.trim_matches('/') != path.trim_end_matches('/') || path.is_empty() {
+        return crate::http::problem(
+            StatusCode::NOT_FOUND,
+            &format!("no authorization server has the issuer path /{}", gatehouse_protocol::logged::logged(&path)),
+            serde_json::Value::Null,
+        );
+    }
+    authorization_server_metadata(State(s)).await
+}
+
 /// RFC 7517 JWK set. Short cache so new keys are picked up soon after they are published.
 pub async fn jwks(State(s): State<AppState>) -> Response {
     ([(header::CACHE_CONTROL, "public, max-age=60")], Json(s.provider.jwks().await)).into_response()
