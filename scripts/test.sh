@@ -9,6 +9,9 @@ scripts/setup.sh --test
 scripts/browser-deps.sh >/dev/null
 # The openid-client test's npm packages (pinned by tests/rp-node/package-lock.json).
 scripts/rp-node-deps.sh >/dev/null
+# The MCP test's npm packages (the MCP TypeScript SDK, pinned by examples/mcp-server's and
+# tests/mcp-client's lockfiles).
+scripts/mcp-deps.sh >/dev/null
 # The plugins the plugin-host and end-to-end tests load, built once from source.
 scripts/build-plugins.sh >/dev/null
 
