@@ -20,6 +20,7 @@ mod hardening_edge;
 mod hsm;
 mod introspection;
 mod logout;
+mod mcp;
 mod negative;
 mod outbound;
 mod pairwise;

@@ -68,7 +68,8 @@ pub fn extra_claims(scope: &Split, claims: &Split) -> Vec<Item> {
 /// The `PUT .../consent` body for what the user ticked. Only requested items are granted;
 /// `openid` is always granted (without it there is no sign-in); claims come with the scopes
 /// that cover them or when ticked one by one; a refresh token is issued when `offline_access`
-/// is granted.
+/// is granted, or to a plain OAuth 2.0 request (no `openid`: an MCP client, say), which has no
+/// `offline_access` to ask with (RFC 6749 leaves refresh tokens to the server).
 pub fn grant(
     scope: &Split,
     claims: &Split,
@@ -85,7 +86,8 @@ pub fn grant(
         .chain(&claims.consented)
         .filter(|c| ticked_claims.contains(c) || granted_scopes.iter().any(|s| scope_claims(s).contains(&c.as_str())))
         .collect();
-    let offline = granted_scopes.iter().any(|s| *s == "offline_access");
+    let openid = scope.new.iter().chain(&scope.consented).any(|s| s == "openid");
+    let offline = granted_scopes.iter().any(|s| *s == "offline_access") || !openid;
     json!({
         "scope": granted_scopes,
         "claims": granted_claims,
@@ -119,6 +121,14 @@ mod tests {
         assert_eq!(body["claims"], json!(["nickname", "name"]));
         assert_eq!(body["long_lived"], json!(true));
         assert_eq!(body["refresh_token"]["issue"], json!(false));
+    }
+
+    #[test]
+    fn a_plain_oauth_request_gets_a_refresh_token() {
+        let scope = split(&["mcp:tools"], &[]);
+        let body = grant(&scope, &Split::default(), &strings(&["mcp:tools"]), &[], false);
+        assert_eq!(body["refresh_token"]["issue"], json!(true));
+        assert_eq!(body["scope"], json!(["mcp:tools"]));
     }
 
     #[test]

@@ -40,25 +40,34 @@ pub async fn listener() -> (TcpListener, Url) {
 
 /// The stack without plugins.
 pub async fn stack() -> Stack {
-    start(false, |_, _, _| {}).await
+    start(false, "", |_, _, _| {}).await
+}
+
+/// The stack without plugins, the provider configured with `extra` TOML as well.
+pub async fn stack_configured(extra: &str) -> Stack {
+    start(false, extra, |_, _, _| {}).await
 }
 
 /// The stack without plugins, with the front-end's and the RP's configuration and their
 /// listeners' limits changed by `tune` before they start.
 pub async fn stack_with(tune: impl FnOnce(&mut FrontendConfig, &mut RpConfig, &mut Limits)) -> Stack {
-    start(false, tune).await
+    start(false, "", tune).await
 }
 
 /// The stack as `scripts/run.sh` runs it: the example plugins in a watched plugin folder, and
 /// the demo directory they talk to.
 pub async fn stack_with_example_plugins() -> Stack {
-    start(true, |_, _, _| {}).await
+    start(true, "", |_, _, _| {}).await
 }
 
-async fn start(with_plugins: bool, tune: impl FnOnce(&mut FrontendConfig, &mut RpConfig, &mut Limits)) -> Stack {
+async fn start(
+    with_plugins: bool,
+    config: &str,
+    tune: impl FnOnce(&mut FrontendConfig, &mut RpConfig, &mut Limits),
+) -> Stack {
     let (frontend_listener, frontend) = listener().await;
     let (rp_listener, rp) = listener().await;
-    let (mut directory, mut plugins, mut extra) = (None, None, String::new());
+    let (mut directory, mut plugins, mut extra) = (None, None, config.to_owned());
     if with_plugins {
         let (directory_listener, origin) = listener().await;
         let app = gatehouse_demo_directory::app(Directory::load(DIRECTORY.as_ref()).unwrap());
@@ -67,7 +76,8 @@ async fn start(with_plugins: bool, tune: impl FnOnce(&mut FrontendConfig, &mut R
         let manifests: Vec<_> =
             EXAMPLE_PLUGINS.iter().map(|name| (*name, *name, example_manifest(name, origin_str))).collect();
         let dir = plugin_dir(&manifests);
-        extra = plugins_config(dir.path());
+        extra.push('\n');
+        extra.push_str(&plugins_config(dir.path()));
         (directory, plugins) = (Some(origin), Some(dir));
     }
     let server = TestServer::start_with_login_url(frontend.join("/login").unwrap().as_str(), &extra).await;
