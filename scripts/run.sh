@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs the Gatehouse demo on this machine: the provider (zero configuration: SQLite and keys in
 # ./data) with the first-party example plugins loaded from a watched folder (data/plugins), the
-# example login front-end, the demo relying party, and the demo directory the claims plugin
-# reads. Prints where to click; Ctrl-C stops them all. Run it again any time: it rebuilds what
-# changed and puts the example plugins back as they are in plugins/*/example.toml.
+# example login front-end, the demo relying party, the demo directory the claims plugin
+# reads, and the example MCP server (a resource server for Gatehouse). Prints where to click;
+# Ctrl-C stops them all. Run it again any time: it rebuilds what changed and puts the example
+# plugins back as they are in plugins/*/example.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ports=(8080 8081 8082 8083)
+ports=(8080 8081 8082 8083 8084)
 for port in "${ports[@]}"; do
   if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
     echo "run: something already listens on 127.0.0.1:$port (an earlier scripts/run.sh?); stop it first" >&2
@@ -18,6 +19,8 @@ done
 scripts/setup.sh
 components=$(scripts/build-plugins.sh)
 cargo build -q -p gatehouse-server -p gatehouse-login-frontend -p gatehouse-demo-rp -p gatehouse-demo-directory
+# The example MCP server's pinned npm packages (examples/mcp-server/package-lock.json).
+mcp_deps=$(scripts/mcp-deps.sh)
 
 # The watched plugin folder: each example plugin's component beside its manifest. Other files
 # in the folder (your own plugins) are left alone.
@@ -47,6 +50,7 @@ target/debug/gatehouse-demo-directory &
 pids+=($!)
 GATEHOUSE_FRONTEND__LOGIN_URL=http://127.0.0.1:8081/login GATEHOUSE_FRONTEND__LOGOUT_URL=http://127.0.0.1:8081/logout \
   GATEHOUSE_PLUGINS__DIR="$plugin_dir" \
+  GATEHOUSE_RESOURCES='[{uri="http://127.0.0.1:8084/mcp", scopes=["mcp:tools"]}]' \
   target/debug/gatehouse serve &
 pids+=($!)
 wait_for http://127.0.0.1:8080/.well-known/openid-configuration
@@ -54,8 +58,11 @@ target/debug/gatehouse-login &
 pids+=($!)
 target/debug/gatehouse-demo-rp &
 pids+=($!)
+MCP_NODE_DEPS="$mcp_deps" node examples/mcp-server/server.mjs --listen 127.0.0.1:8084 --issuer http://127.0.0.1:8080 >/dev/null &
+pids+=($!)
 wait_for http://127.0.0.1:8082/
 wait_for http://127.0.0.1:8083/users/alice
+wait_for http://127.0.0.1:8084/.well-known/oauth-protected-resource/mcp
 
 cat <<MSG
 
@@ -64,6 +71,13 @@ cat <<MSG
     login front-end   http://127.0.0.1:8081
     demo app          http://127.0.0.1:8082   <- open this and sign in as alice / wonderland
     demo directory    http://127.0.0.1:8083   (stands in for your user directory: /users/alice)
+    MCP server        http://127.0.0.1:8084/mcp  (an OAuth resource server for Gatehouse; tools whoami, add)
+
+  Connect an MCP client to http://127.0.0.1:8084/mcp, e.g. the MCP Inspector:
+    npx @modelcontextprotocol/inspector   (transport "Streamable HTTP", URL http://127.0.0.1:8084/mcp)
+  It is refused (401), finds Gatehouse through the server's metadata, registers itself, sends
+  you to sign in as alice and to consent to "mcp:tools" at the MCP server, then calls its tools.
+  The guide: docs/mcp.md.
 
   Plugins: WebAssembly components from plugins/, loaded from the watched folder $plugin_dir
     user-directory       claims source: fetches the user's record from the demo directory and adds

@@ -175,6 +175,7 @@ export function registeredScopes(metadata) {
  * @property {string} sessionId
  * @property {string} clientId
  * @property {string[]} scope
+ * @property {string[]} resources The protected resources (RFC 8707) the tokens are for, such as MCP servers.
  * @property {string[]} acrValues
  * @property {string | undefined} loginHint
  * @property {string | undefined} sub The subject, from the `authenticated` stage on.

@@ -67,7 +67,9 @@ impl Node {
             .unwrap_or_else(|_| panic!("the {} answers within 60 s", self.what))
             .expect("its stdout");
         match line {
-            Some(line) => serde_json::from_str(&line).unwrap_or_else(|e| panic!("{} prints JSON ({e}): {line}", self.what)),
+            Some(line) => {
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("{} prints JSON ({e}): {line}", self.what))
+            }
             None => self.failed().await,
         }
     }
@@ -147,7 +149,8 @@ async fn run_client(setup: &Setup, metadata_url: Option<&str>, redirect_uri: &st
     let mut client =
         Node::spawn("MCP SDK client", "tests/mcp-client/client.mjs", &[config.to_string()], Some(&setup.ca)).await;
     let url = client.read().await["authorization_url"].as_str().expect("an authorization URL").to_owned();
-    let query: std::collections::HashMap<String, String> = Url::parse(&url).unwrap().query_pairs().into_owned().collect();
+    let query: std::collections::HashMap<String, String> =
+        Url::parse(&url).unwrap().query_pairs().into_owned().collect();
     assert_eq!(query.get("resource"), Some(&setup.resource), "the SDK asks for the MCP server: {url}");
     assert_eq!(query.get("code_challenge_method").map(String::as_str), Some("S256"));
     let callback = sign_in(setup, &url).await;
@@ -233,7 +236,11 @@ async fn an_mcp_sdk_client_registers_itself_signs_in_through_the_front_end_and_c
 }
 
 /// A client ID metadata document at `path` on an https server the provider trusts.
-async fn serve_document(ca: &TestCa, path: &'static str, document: impl Fn(&str) -> Value + Send + Sync + 'static) -> String {
+async fn serve_document(
+    ca: &TestCa,
+    path: &'static str,
+    document: impl Fn(&str) -> Value + Send + Sync + 'static,
+) -> String {
     let document = std::sync::Arc::new(document);
     let base = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
     let seen = base.clone();
@@ -304,7 +311,12 @@ async fn metadata_documents_that_do_not_hold_are_refused_and_never_redirected_to
     .await;
     let (status, prompt) = authorize_as(&setup, &wrong_id, redirect).await;
     assert_eq!(status, 200);
-    assert!(prompt.contains("\"error\"") && prompt.contains("invalid_client") && prompt.contains("client_id is not the URL"), "{prompt}");
+    assert!(
+        prompt.contains("\"error\"")
+            && prompt.contains("invalid_client")
+            && prompt.contains("client_id is not the URL"),
+        "{prompt}"
+    );
 
     // A redirect URI the document does not list: shown, never redirected to.
     let listed = serve_document(&setup.ca, "/listed.json", move |url| {

@@ -214,6 +214,7 @@ impl LoginHooks for PluginHost {
                 session_id: query.session_id.clone(),
                 client_id: query.client_id.clone(),
                 scope: query.scope.clone(),
+                resources: query.resources.clone(),
                 acr_values: query.acr_values.clone(),
                 login_hint: query.login_hint.clone(),
                 sub: query.sub.clone(),

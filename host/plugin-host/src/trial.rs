@@ -142,6 +142,8 @@ pub struct HookInput {
     #[serde(default = "openid")]
     pub scope: Vec<String>,
     #[serde(default)]
+    pub resources: Vec<String>,
+    #[serde(default)]
     pub acr_values: Vec<String>,
     #[serde(default)]
     pub login_hint: Option<String>,
@@ -282,6 +284,7 @@ fn hook_query(input: &HookInput) -> Result<hooks::HookQuery, String> {
         session_id: input.session_id.clone(),
         client_id: input.client_id.clone(),
         scope: input.scope.clone(),
+        resources: input.resources.clone(),
         acr_values: input.acr_values.clone(),
         login_hint: input.login_hint.clone(),
         sub: input.sub.clone(),

@@ -145,6 +145,8 @@ pub struct HookQuery {
     pub session_id: String,
     pub client_id: String,
     pub scope: Vec<String>,
+    /// The protected resources (RFC 8707) the tokens are for.
+    pub resources: Vec<String>,
     pub acr_values: Vec<String>,
     pub login_hint: Option<String>,
     pub sub: Option<String>,

@@ -38,6 +38,8 @@ class Query:
     session_id: str
     client_id: str
     scope: list[str]
+    #: The protected resources (RFC 8707) the tokens are for, such as MCP servers.
+    resources: list[str]
     acr_values: list[str]
     login_hint: Optional[str]
     #: The subject, from :attr:`Stage.AUTHENTICATED` on.
@@ -106,6 +108,7 @@ def export(plugin: LoginHooks) -> type:
                 session_id=query.session_id,
                 client_id=query.client_id,
                 scope=list(query.scope),
+                resources=list(query.resources),
                 acr_values=list(query.acr_values),
                 login_hint=query.login_hint,
                 sub=query.sub,

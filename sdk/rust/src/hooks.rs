@@ -21,6 +21,8 @@ pub struct Query {
     pub session_id: String,
     pub client_id: String,
     pub scope: Vec<String>,
+    /// The protected resources (RFC 8707) the tokens are for, such as MCP servers.
+    pub resources: Vec<String>,
     pub acr_values: Vec<String>,
     pub login_hint: Option<String>,
     /// The subject, from [`Stage::Authenticated`] on.
@@ -73,6 +75,7 @@ impl<T: LoginHooks> wit::Guest for T {
             session_id: query.session_id,
             client_id: query.client_id,
             scope: query.scope,
+            resources: query.resources,
             acr_values: query.acr_values,
             login_hint: query.login_hint,
             sub: query.sub,

@@ -83,6 +83,7 @@ pub fn hook_query(login_hint: Option<&str>, data: JsonObject) -> HookQuery {
         session_id: "session-1".into(),
         client_id: "rp".into(),
         scope: vec!["openid".into()],
+        resources: vec![],
         acr_values: vec![],
         login_hint: login_hint.map(str::to_owned),
         sub: None,

@@ -6,7 +6,8 @@
 //! redirects, a timeout) and capped at [`MAX_DOCUMENT_BYTES`]; its `client_id` must be the URL
 //! exactly; it cannot carry a secret nor ask for a secret-based authentication method; the
 //! rest is checked as a registration is. The client it describes is stored under its URL, so
-//! grants, consents and tokens find it like any other, and used until its HTTP caching
+//! grants, consents and tokens find it like any other (kept for the refresh-token lifetime
+//! after it was last fetched), and used until its HTTP caching
 //! lifetime (bounded by [`MIN_FRESH_SECONDS`] and [`MAX_FRESH_SECONDS`]) runs out; then the
 //! next authorization or token request fetches it again. A document that is gone (404 or
 //! 410) removes the client, and with it every grant and token; one that cannot be fetched
@@ -125,7 +126,9 @@ impl Provider {
         }
         match self.fetch_metadata_document(id).await {
             Ok(client) => {
-                CLIENTS.put(self.store(), id, &client, None).await?;
+                // Kept while grants made from it may live, so a stranger's URLs do not pile up.
+                let keep = client.refresh_after.unwrap_or(now).plus(self.settings().lifetimes.refresh_token);
+                CLIENTS.put(self.store(), id, &client, Some(keep)).await?;
                 Ok(client)
             }
             Err(Fetch::Gone) => {

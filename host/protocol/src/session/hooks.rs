@@ -33,6 +33,7 @@ impl Provider {
             session_id: session.sid.clone(),
             client_id: session.request.client_id.clone(),
             scope: session.request.scope.clone(),
+            resources: session.request.resources.clone(),
             acr_values: session.request.acr_values.clone(),
             login_hint: session.request.login_hint.clone(),
             sub: subject.map(|s| s.sub.clone()),
