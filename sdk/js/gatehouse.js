@@ -99,6 +99,7 @@ export function claimsSource(plugin) {
  * @property {string} sub
  * @property {Split} scope
  * @property {Split} claims
+ * @property {string[]} resources The protected resources (RFC 8707) the tokens are for, such as MCP servers.
  * @property {{scope: string[], claims: string[], updatedAt: number} | undefined} previous A long-lived consent given before.
  */
 
@@ -158,6 +159,7 @@ export function consentPolicy(plugin) {
           sub: query.sub,
           scope: query.scope,
           claims: query.claims,
+          resources: query.resources,
           previous: query.previous && { ...query.previous, updatedAt: Number(query.previous.updatedAt) },
         }),
       ),

@@ -161,6 +161,7 @@ impl ConsentPolicy for PluginHost {
             sub: query.sub.clone(),
             scope: split(&query.scope),
             claims: split(&query.claims),
+            resources: query.resources.clone(),
             previous: query.previous.as_ref().map(|p| consent::PreviousConsent {
                 scope: p.scope.clone(),
                 claims: p.claims.clone(),

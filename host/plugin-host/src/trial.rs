@@ -127,6 +127,8 @@ pub struct ConsentInput {
     #[serde(default)]
     pub claims: SplitInput,
     #[serde(default)]
+    pub resources: Vec<String>,
+    #[serde(default)]
     pub previous: Option<PreviousInput>,
 }
 
@@ -264,6 +266,7 @@ fn consent_query(input: &ConsentInput) -> consent::ConsentQuery {
         sub: input.sub.clone(),
         scope: split(&input.scope),
         claims: split(&input.claims),
+        resources: input.resources.clone(),
         previous: input.previous.as_ref().map(|p| consent::PreviousConsent {
             scope: p.scope.clone(),
             claims: p.claims.clone(),

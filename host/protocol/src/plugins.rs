@@ -85,6 +85,8 @@ pub struct ConsentQuery {
     pub sub: String,
     pub scope: Split,
     pub claims: Split,
+    /// The protected resources (RFC 8707) the tokens are for.
+    pub resources: Vec<String>,
     pub previous: Option<ConsentRecord>,
 }
 

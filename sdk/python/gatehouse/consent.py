@@ -42,6 +42,8 @@ class Query:
     sub: str
     scope: Split
     claims: Split
+    #: The protected resources (RFC 8707) the tokens are for, such as MCP servers.
+    resources: list[str]
     previous: Optional[Previous]
 
     def registered_scopes(self) -> Optional[list[str]]:
@@ -102,6 +104,7 @@ def export(plugin: ConsentPolicy) -> type:
                 sub=query.sub,
                 scope=Split(list(query.scope.new), list(query.scope.consented)),
                 claims=Split(list(query.claims.new), list(query.claims.consented)),
+                resources=list(query.resources),
                 previous=previous and Previous(list(previous.scope), list(previous.claims), previous.updated_at),
             )
             try:

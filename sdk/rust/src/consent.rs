@@ -36,6 +36,8 @@ pub struct Query {
     pub sub: String,
     pub scope: Split,
     pub claims: Split,
+    /// The protected resources (RFC 8707) the tokens are for, such as MCP servers.
+    pub resources: Vec<String>,
     pub previous: Option<Previous>,
 }
 
@@ -93,6 +95,7 @@ impl<T: ConsentPolicy> wit::Guest for T {
             sub: query.sub,
             scope: split(query.scope),
             claims: split(query.claims),
+            resources: query.resources,
             previous: query.previous.map(|p| Previous { scope: p.scope, claims: p.claims, updated_at: p.updated_at }),
         };
         Ok(match T::decide(query)? {

@@ -74,6 +74,7 @@ pub fn consent_query(client_id: &str, registered: Option<&str>, scope: &[&str]) 
         sub: "alice".into(),
         scope: Split { new: scope.iter().map(|s| s.to_string()).collect(), consented: vec![] },
         claims: Split::default(),
+        resources: vec![],
         previous: None,
     }
 }

@@ -82,6 +82,7 @@ impl Provider {
                 sub: subject.sub.clone(),
                 scope: scope.clone(),
                 claims: claims.clone(),
+                resources: session.request.resources.clone(),
                 previous: previous.as_ref().map(|p| p.record.clone()),
             };
             match policy.decide(&query).await {
