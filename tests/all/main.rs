@@ -8,6 +8,7 @@ mod api_errors;
 mod browser;
 mod client_auth_jwt;
 mod clients_api;
+mod cluster;
 mod code_flow;
 mod conformance;
 mod encrypted_request_objects;

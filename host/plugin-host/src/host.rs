@@ -63,6 +63,20 @@ struct Entry {
     last_error: Option<String>,
 }
 
+/// One plugin on this host: see [`PluginHost::local_state`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LocalState {
+    pub versions: Vec<(String, String)>,
+    pub active: Option<String>,
+    pub history: Vec<String>,
+}
+
+impl LocalState {
+    pub fn has(&self, version: &str) -> bool {
+        self.versions.iter().any(|(v, _)| v == version)
+    }
+}
+
 /// A plugin as the admin API lists it.
 #[derive(Clone, Debug, Serialize)]
 pub struct PluginStatus {
@@ -271,6 +285,42 @@ impl PluginHost {
         }
         self.shared.active.store(Arc::new(active));
         Ok(())
+    }
+
+    /// Sets which version of `name` serves (`None`: it stops serving) and the versions a
+    /// rollback goes back through, as the cluster catalog says. Checked like an activation: a
+    /// set that would not publish is refused and nothing changes.
+    pub async fn apply(&self, name: &str, active: Option<&str>, history: &[String]) -> Result<(), LoadError> {
+        let mut catalog = self.shared.catalog.lock().await;
+        let entry = catalog.entries.get_mut(name).ok_or_else(|| LoadError::UnknownPlugin(name.into()))?;
+        if let Some(v) = active
+            && !entry.versions.iter().any(|p| p.manifest.version == v)
+        {
+            return Err(LoadError::UnknownVersion { name: name.into(), version: v.into() });
+        }
+        let before = (entry.active.clone(), std::mem::replace(&mut entry.history, history.to_vec()));
+        entry.active = active.map(str::to_owned);
+        if let Err(e) = self.publish(&catalog) {
+            let entry = catalog.entries.get_mut(name).expect("checked above");
+            // A refused set changed nothing: `publish` checks before it swaps.
+            (entry.active, entry.history) = before;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// What this host has of `name`: its versions (with their components' SHA-256), the
+    /// serving one and the rollback history.
+    pub async fn local_state(&self, name: &str) -> LocalState {
+        let catalog = self.shared.catalog.lock().await;
+        match catalog.entries.get(name) {
+            Some(e) => LocalState {
+                versions: e.versions.iter().map(|p| (p.manifest.version.clone(), p.hash.clone())).collect(),
+                active: e.active.clone(),
+                history: e.history.clone(),
+            },
+            None => LocalState::default(),
+        }
     }
 
     /// Every plugin ever installed, with its versions and last refusal.

@@ -16,8 +16,11 @@
 //! - A plugin reaches only the outbound origins its manifest lists; nothing else (files,
 //!   environment, sockets) is granted.
 //! - This crate holds the host's only `bindgen!` (in `bindings`).
+//! - Versions installed through the admin API are cluster state ([`Cluster`]): stored, and
+//!   followed by every host sharing the store.
 
 mod bindings;
+mod cluster;
 mod error;
 mod host;
 mod manifest;
@@ -30,8 +33,9 @@ mod runtime;
 mod trial;
 mod watch;
 
+pub use cluster::{CatalogRecord, Cluster, ClusterError, ClusterStatus, HostReport, REPORT_TTL_SECS, StoredVersion};
 pub use error::{Incident, LoadError};
-pub use host::{PluginHost, PluginStatus, VersionStatus};
+pub use host::{LocalState, PluginHost, PluginStatus, VersionStatus};
 pub use manifest::{Kind, Limits, Manifest, OnFailure, Origin};
 pub use metrics::{Latency, PluginMetrics};
 pub use runtime::RuntimeSettings;

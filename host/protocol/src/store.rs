@@ -112,6 +112,39 @@ pub trait Store: Send + Sync + 'static {
     fn pool_stats(&self) -> Option<PoolStats> {
         None
     }
+
+    /// The change feed of a backend that several hosts share: the writes to
+    /// [`FED_COLLECTIONS`] recorded at or after `since_ms` (the backend's clock, in
+    /// milliseconds), with the backend's clock now. `None` for a backend only one host uses
+    /// (SQLite, memory): there every write goes through the one host's caches.
+    async fn changes(&self, _since_ms: i64) -> Result<Option<ChangeBatch>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// The collections other hosts keep copies of (the client cache, the loaded plugins): every
+/// write to them is recorded in the change feed in the same statement, so hosts sharing a
+/// database learn of it (see [`Store::changes`]). What no host caches (tokens, sessions,
+/// revocations) is read from the store on every request and needs no feed.
+pub const FED_COLLECTIONS: &[&str] = &["clients", "plugin_catalog"];
+
+/// One write to a fed collection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// Unique per change, in no promised order.
+    pub seq: i64,
+    pub collection: String,
+    pub key: String,
+    /// When it was recorded, on the backend's clock (milliseconds since the Unix epoch).
+    pub at_ms: i64,
+}
+
+/// What one read of the change feed found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChangeBatch {
+    /// The backend's clock when it was read.
+    pub now_ms: i64,
+    pub changes: Vec<Change>,
 }
 
 /// The collections the protocol uses. Backends create one table per name.
@@ -130,6 +163,9 @@ pub const COLLECTIONS: &[&str] = &[
     "provider_secrets",
     "pushed_requests",
     "logout_requests",
+    "plugin_catalog",
+    "plugin_components",
+    "plugin_hosts",
 ];
 
 /// A typed view of one collection.

@@ -14,7 +14,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{delete, get, post, put};
-use gatehouse_plugin_host::{PluginHost, RuntimeSettings, Watcher};
+use gatehouse_plugin_host::{Cluster, PluginHost, RuntimeSettings, Watcher};
 use gatehouse_protocol::plugins::Policies;
 use gatehouse_protocol::secret::{Sealer, Secret, sha256_hex};
 use gatehouse_protocol::signer::Signer;
@@ -22,9 +22,10 @@ use gatehouse_protocol::store::Store;
 use gatehouse_protocol::world::{Clock, Random, SystemClock, SystemRandom};
 use gatehouse_protocol::{Endpoints, Lifetimes, MaxLifetimes, Ports, Provider, Settings};
 use gatehouse_signer::{Pkcs11Signer, SoftwareSigner};
-use gatehouse_store::{CachedStore, PostgresStore, SqliteStore};
+use gatehouse_store::{CachedStore, Follower, PostgresStore, SqliteStore};
 use tokio::net::TcpListener;
 
+use crate::cluster::Membership;
 use crate::config::{Config, RegistrationMode, SigningBackend, StorageBackend};
 use crate::http::{BodyLimit, TokenHashes};
 use crate::logout_delivery::BackchannelDelivery;
@@ -62,6 +63,8 @@ pub struct Inner {
     /// The HSM backend, when signing uses one: rescanned by the admin API and SIGHUP.
     pub hsm: Option<Arc<Pkcs11Signer>>,
     pub plugins: PluginHost,
+    /// The plugins installed through the admin API, shared with every host on the database.
+    pub cluster: Cluster,
     /// Keeps the plugin folder watched while the server lives.
     pub plugin_watcher: Option<Watcher>,
 }
@@ -99,6 +102,8 @@ pub struct Gatehouse {
     purge_interval: Duration,
     /// Whether the registration endpoint is served (`registration.mode` is not `off`).
     registration: bool,
+    /// Following the other hosts (taken when serving starts).
+    membership: Option<Membership>,
 }
 
 impl Gatehouse {
@@ -122,13 +127,16 @@ impl Gatehouse {
             StorageBackend::Postgres => {
                 let url = config.storage.url.as_ref().map(|u| u.expose().as_str()).unwrap_or_default();
                 Arc::new(
-                    PostgresStore::connect(url, config.storage.pool_size)
+                    PostgresStore::connect(url, config.storage.pool_size, config.storage.tls_ca_file.as_deref())
                         .await
                         .map_err(|e| StartupError(format!("storage: {e}")))?,
                 )
             }
         };
-        let store: Arc<dyn Store> = Arc::new(CachedStore::new(backend, &["clients"], config.storage.client_cache_ttl));
+        let cache = Arc::new(CachedStore::new(backend, &["clients"], config.storage.client_cache_ttl));
+        let store: Arc<dyn Store> = cache.clone();
+        // Following starts before anything is loaded, so that no change falls in between.
+        let follower = Follower::start(store.as_ref()).await.map_err(|e| StartupError(format!("storage: {e}")))?;
 
         let (signer, hsm): (Arc<dyn Signer>, Option<Arc<Pkcs11Signer>>) = match config.signing.backend {
             SigningBackend::Software => (
@@ -161,6 +169,19 @@ impl Gatehouse {
         }
 
         let (plugins, plugin_watcher) = plugin_host(config).await?;
+        let host_name =
+            config.cluster.host_name.clone().unwrap_or_else(|| crate::cluster::default_host_name(listen.port()));
+        let cluster = Cluster::new(plugins.clone(), store.clone(), clock.clone(), host_name);
+        cluster.converge_all().await.map_err(|e| StartupError(format!("plugins in the store: {e}")))?;
+        let feed_metrics = Arc::new(crate::cluster::FeedMetrics::default());
+        let membership = Membership {
+            cache,
+            store: store.clone(),
+            plugins: cluster.clone(),
+            feed_interval: config.cluster.feed_interval,
+            follower,
+            metrics: feed_metrics.clone(),
+        };
         let settings = settings(config);
         let outbound = Arc::new(crate::outbound::Outbound::new(&config.outbound).map_err(StartupError)?);
         let backchannel = BackchannelDelivery::new(outbound.clone(), config.logout.backchannel_retry_delays.clone());
@@ -208,6 +229,7 @@ impl Gatehouse {
             Arc::new(SignerMetricsSource(signer)),
             backchannel.metrics(),
             Arc::new(PluginCalls(plugins.clone())),
+            feed_metrics,
         ];
         let state = AppState(Arc::new(Inner {
             provider,
@@ -220,6 +242,7 @@ impl Gatehouse {
             metric_sources,
             hsm,
             plugins,
+            cluster,
             plugin_watcher,
         }));
         let tls = match (&config.http.tls_certificate, &config.http.tls_private_key) {
@@ -236,6 +259,7 @@ impl Gatehouse {
             tls_reload_interval,
             purge_interval: config.storage.purge_interval,
             registration: registration_mode != RegistrationMode::Off,
+            membership: Some(membership),
         })
     }
 
@@ -276,7 +300,9 @@ impl Gatehouse {
         let monitor = Router::new()
             .route("/metrics", get(routes::monitor::metrics))
             .route_layer(middleware::from_fn_with_state(self.state.clone(), require_admin_token))
-            .route("/health", get(routes::monitor::health));
+            .route("/health", get(routes::monitor::health))
+            .route("/healthcheck", get(routes::monitor::healthcheck))
+            .route("/readiness", get(routes::monitor::readiness));
         Router::new()
             .route("/.well-known/openid-configuration", get(routes::oauth::discovery))
             .route("/.well-known/oauth-authorization-server", get(routes::oauth::authorization_server_metadata))
@@ -322,7 +348,7 @@ impl Gatehouse {
     /// Serves on `listener` until `shutdown` resolves, purging expired records meanwhile. On
     /// shutdown, requests in progress finish; the bounds of `serve.rs` apply throughout.
     pub async fn serve(
-        self,
+        mut self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
@@ -339,6 +365,7 @@ impl Gatehouse {
                 }
             }
         });
+        let membership = self.membership.take().map(|m| tokio::spawn(m.run()));
         let acceptor = match &self.tls {
             Some(tls) => Some(tls.acceptor().map_err(std::io::Error::other)?),
             None => None,
@@ -346,6 +373,9 @@ impl Gatehouse {
         let watcher = self.tls.clone().map(|tls| tokio::spawn(tls.watch(self.tls_reload_interval)));
         let result = serve::run(listener, self.router(), self.limits, self.gates.clone(), acceptor, shutdown).await;
         purger.abort();
+        if let Some(m) = membership {
+            m.abort();
+        }
         if let Some(w) = watcher {
             w.abort();
         }

@@ -37,6 +37,7 @@ const SECTIONS: &[&str] = &[
     "logout",
     "resources",
     "client_id_metadata_documents",
+    "cluster",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -88,6 +89,32 @@ pub struct Config {
     pub resources: Vec<ResourceConfig>,
     #[serde(default)]
     pub client_id_metadata_documents: MetadataDocumentsConfig,
+    #[serde(default)]
+    pub cluster: ClusterConfig,
+}
+
+/// Several hosts on one PostgreSQL database (`[cluster]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// This host's name in per-host reports (`GET /admin/v1/plugins`); the machine's host name
+    /// and the listening port when absent.
+    #[serde(default)]
+    pub host_name: Option<String>,
+    /// How often this host reads the change feed (what other hosts changed in clients and
+    /// plugins). At least 50ms.
+    #[serde(with = "humantime_serde", default = "d1s")]
+    pub feed_interval: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self { host_name: None, feed_interval: d1s() }
+    }
+}
+
+fn d1s() -> Duration {
+    Duration::from_secs(1)
 }
 
 /// A protected resource (`[[resources]]`): an access token asked for it has its `uri` as
@@ -387,6 +414,11 @@ pub struct StorageConfig {
     /// PostgreSQL connections in the pool.
     #[serde(default = "default_pool_size")]
     pub pool_size: usize,
+    /// The CA certificates (PEM) that `sslmode=verify-ca` and `verify-full` check the
+    /// PostgreSQL server's certificate against, unless the URL names `sslrootcert`; the
+    /// system's roots when neither is set.
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
     /// How long client records are cached in memory. Changes made through this host apply
     /// at once; changes made by another host sharing the database within this time. "0s"
     /// turns the cache off.
@@ -430,6 +462,7 @@ impl Default for StorageConfig {
             readers: default_readers(),
             url: None,
             pool_size: default_pool_size(),
+            tls_ca_file: None,
             client_cache_ttl: d5s(),
             purge_interval: d60s(),
         }
@@ -774,6 +807,12 @@ impl Config {
         self.validate_resources()?;
         if self.storage.purge_interval < Duration::from_millis(100) {
             return Err(ConfigError("storage.purge_interval must be at least 100ms".into()));
+        }
+        if self.cluster.feed_interval < Duration::from_millis(50) {
+            return Err(ConfigError("cluster.feed_interval must be at least 50ms".into()));
+        }
+        if self.cluster.host_name.as_deref().is_some_and(|n| n.is_empty() || n.len() > 128 || n.contains('/')) {
+            return Err(ConfigError("cluster.host_name must be 1 to 128 characters without '/'".into()));
         }
         if self.storage.readers == 0 || self.storage.pool_size == 0 {
             return Err(ConfigError("storage.readers and storage.pool_size must be at least 1".into()));

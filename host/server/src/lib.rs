@@ -2,6 +2,7 @@
 //! that knows HTTP.
 
 pub mod app;
+pub mod cluster;
 pub mod config;
 pub mod http;
 pub mod logout_delivery;

@@ -1,6 +1,7 @@
 //! A read cache in front of any store for read-mostly collections (clients). Writes through
-//! this host invalidate at once; writes by another host sharing the database are seen within
-//! the time-to-live. Expiry is still checked on every read.
+//! this host invalidate at once; writes by another host sharing the database are forgotten
+//! when the change feed reports them (`forget`), and within the time-to-live at the latest.
+//! Expiry is still checked on every read.
 //!
 //! Two rules keep it correct and small:
 //!
@@ -17,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use gatehouse_protocol::store::{PoolStats, Row, Store, StoreError};
+use gatehouse_protocol::store::{ChangeBatch, PoolStats, Row, Store, StoreError};
 use gatehouse_protocol::world::UnixTime;
 
 /// The default budget: keys and bodies of cached reads, plus [`ENTRY_OVERHEAD`] per entry.
@@ -103,6 +104,19 @@ impl CachedStore {
             entries.remove(&(collection.to_owned(), key.to_owned()));
             entries.generation += 1;
         }
+    }
+
+    /// Drops the cached read of a record another host changed (from the change feed).
+    pub fn forget(&self, collection: &str, key: &str) {
+        self.invalidate(collection, key);
+    }
+
+    /// Drops every cached read, for a host that lost track of the change feed.
+    pub fn forget_all(&self) {
+        let mut entries = self.entries();
+        entries.map.clear();
+        entries.bytes = 0;
+        entries.generation += 1;
     }
 
     /// How many entries and bytes the cache holds.
@@ -204,6 +218,10 @@ impl Store for CachedStore {
 
     fn pool_stats(&self) -> Option<PoolStats> {
         self.inner.pool_stats()
+    }
+
+    async fn changes(&self, since_ms: i64) -> Result<Option<ChangeBatch>, StoreError> {
+        self.inner.changes(since_ms).await
     }
 }
 

@@ -4,12 +4,14 @@
 
 mod cache;
 pub mod conformance;
+pub mod feed;
 pub mod memory;
 mod pool;
 pub mod postgres;
 pub mod sqlite;
 
 pub use cache::CachedStore;
+pub use feed::{Follower, News};
 pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

@@ -5,9 +5,11 @@
 pub mod backchannel;
 pub mod browser;
 pub mod client_jwt;
+pub mod cluster;
 pub mod jose_node;
 pub mod log;
 pub mod plugins;
+pub mod postgres;
 pub mod request_objects;
 pub mod rp;
 pub mod stack;

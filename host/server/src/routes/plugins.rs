@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use gatehouse_plugin_host::{LoadError, Manifest, PluginStatus};
+use gatehouse_plugin_host::{ClusterError, ClusterStatus, LoadError, Manifest};
 use gatehouse_protocol::ApiError;
 use serde::Deserialize;
 use serde_json::json;
@@ -41,13 +41,36 @@ pub struct Activate {
     pub version: String,
 }
 
-/// A refused plugin operation as a problem document; the detail says what to fix.
-pub struct Refused(LoadError);
+/// A refused plugin operation as a problem document; the detail says what to fix. A store
+/// that cannot record the change is a 503: nothing changed.
+pub struct Refused(ClusterError);
+
+impl From<LoadError> for Refused {
+    fn from(e: LoadError) -> Self {
+        Refused(ClusterError::Load(e))
+    }
+}
+
+impl From<ClusterError> for Refused {
+    fn from(e: ClusterError) -> Self {
+        Refused(e)
+    }
+}
 
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
-        let detail = self.0.to_string();
-        match self.0 {
+        let load = match self.0 {
+            ClusterError::Load(load) => load,
+            ClusterError::Store(e) => {
+                tracing::error!(error = %e, "plugin change not recorded: storage unavailable");
+                return Problem(ApiError::Unavailable(
+                    "the plugin catalog cannot be written now; nothing changed".into(),
+                ))
+                .into_response();
+            }
+        };
+        let detail = load.to_string();
+        match load {
             LoadError::UnknownPlugin(_) | LoadError::UnknownVersion { .. } => {
                 Problem(ApiError::NotFound(detail)).into_response()
             }
@@ -61,17 +84,19 @@ impl IntoResponse for Refused {
 }
 
 pub async fn upload(State(s): State<AppState>, ApiJson(upload): ApiJson<Upload>) -> Result<Response, Response> {
-    let manifest = Manifest::from_toml(&upload.manifest).map_err(|e| Refused(e).into_response())?;
+    let manifest = Manifest::from_toml(&upload.manifest).map_err(|e| Refused::from(e).into_response())?;
     let component = base64::engine::general_purpose::STANDARD
         .decode(upload.component.as_bytes())
         .map_err(|e| Problem::bad_request(format!("component is not base64: {e}")).into_response())?;
     let installed =
-        s.plugins.install(manifest, component, upload.activate).await.map_err(|e| Refused(e).into_response())?;
+        s.cluster.install(manifest, component, upload.activate).await.map_err(|e| Refused(e).into_response())?;
     Ok((StatusCode::CREATED, Json(installed)).into_response())
 }
 
-pub async fn list(State(s): State<AppState>) -> Json<Vec<PluginStatus>> {
-    Json(s.plugins.list().await)
+/// Every plugin this host knows; for those installed through the admin API, what every host
+/// serves and any version that did not load there.
+pub async fn list(State(s): State<AppState>) -> Result<Json<Vec<ClusterStatus>>, Refused> {
+    Ok(Json(s.cluster.list().await.map_err(ClusterError::Store)?))
 }
 
 pub async fn activate(
@@ -79,16 +104,16 @@ pub async fn activate(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<Activate>,
 ) -> Result<StatusCode, Refused> {
-    s.plugins.activate(&name, &body.version).await.map_err(Refused)?;
+    s.cluster.activate(&name, &body.version).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn rollback(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<serde_json::Value>, Refused> {
-    let version = s.plugins.rollback(&name).await.map_err(Refused)?;
+    let version = s.cluster.rollback(&name).await?;
     Ok(Json(json!({ "name": name, "active_version": version })))
 }
 
 pub async fn deactivate(State(s): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, Refused> {
-    s.plugins.deactivate(&name).await.map_err(Refused)?;
+    s.cluster.deactivate(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
