@@ -17,8 +17,14 @@ for port in "${ports[@]}"; do
 done
 
 scripts/setup.sh
+# A first build takes many minutes on two cores; say so, and let cargo show its progress.
+if [ ! -x target/debug/gatehouse ]; then
+  echo "run: first build: the plugins, then the provider and the examples (10-20 minutes on two cores)" >&2
+fi
+echo "run: building the example plugins" >&2
 components=$(scripts/build-plugins.sh)
-cargo build -q -p gatehouse-server -p gatehouse-login-frontend -p gatehouse-demo-rp -p gatehouse-demo-directory
+echo "run: building the provider and the examples" >&2
+cargo build -p gatehouse-server -p gatehouse-login-frontend -p gatehouse-demo-rp -p gatehouse-demo-directory
 # The example MCP server's pinned npm packages (examples/mcp-server/package-lock.json).
 mcp_deps=$(scripts/mcp-deps.sh)
 
