@@ -296,10 +296,11 @@ impl Cluster {
                 };
                 record.versions.retain(|v| v.version != stored.version);
                 record.versions.push(stored.clone());
-                if activate && record.active.as_deref() != Some(stored.version.as_str()) {
-                    if let Some(previous) = record.active.replace(stored.version.clone()) {
-                        record.history.push(previous);
-                    }
+                if activate
+                    && record.active.as_deref() != Some(stored.version.as_str())
+                    && let Some(previous) = record.active.replace(stored.version.clone())
+                {
+                    record.history.push(previous);
                 }
                 let done = match found {
                     Some(f) => CATALOG.update(store, &name, &record, None, f.version, now).await?.is_some(),
