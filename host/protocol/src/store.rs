@@ -120,6 +120,13 @@ pub trait Store: Send + Sync + 'static {
     async fn changes(&self, _since_ms: i64) -> Result<Option<ChangeBatch>, StoreError> {
         Ok(None)
     }
+
+    /// Resolves when the backend hears that the feed has news (PostgreSQL `NOTIFY`, when it
+    /// is on), so that a host reads it at once rather than at its next interval. Never, by
+    /// default: the feed is then read on its interval only.
+    async fn changed(&self) {
+        std::future::pending::<()>().await
+    }
 }
 
 /// The collections other hosts keep copies of (the client cache, the loaded plugins): every

@@ -22,7 +22,7 @@ use gatehouse_protocol::store::Store;
 use gatehouse_protocol::world::{Clock, Random, SystemClock, SystemRandom};
 use gatehouse_protocol::{Endpoints, Lifetimes, MaxLifetimes, Ports, Provider, Settings};
 use gatehouse_signer::{Pkcs11Signer, SoftwareSigner};
-use gatehouse_store::{CachedStore, Follower, PostgresStore, SqliteStore};
+use gatehouse_store::{CachedStore, Follower, PostgresOptions, PostgresStore, SqliteStore};
 use tokio::net::TcpListener;
 
 use crate::cluster::Membership;
@@ -127,9 +127,16 @@ impl Gatehouse {
             StorageBackend::Postgres => {
                 let url = config.storage.url.as_ref().map(|u| u.expose().as_str()).unwrap_or_default();
                 Arc::new(
-                    PostgresStore::connect(url, config.storage.pool_size, config.storage.tls_ca_file.as_deref())
-                        .await
-                        .map_err(|e| StartupError(format!("storage: {e}")))?,
+                    PostgresStore::connect(
+                        url,
+                        &PostgresOptions {
+                            pool_size: config.storage.pool_size,
+                            ca_file: config.storage.tls_ca_file.clone(),
+                            notify: config.cluster.notify,
+                        },
+                    )
+                    .await
+                    .map_err(|e| StartupError(format!("storage: {e}")))?,
                 )
             }
         };

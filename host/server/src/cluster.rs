@@ -67,8 +67,10 @@ impl Membership {
         report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failing = false;
         loop {
+            let store = self.store.clone();
             tokio::select! {
-                _ = feed.tick(), if self.follower.is_some() => {
+                // A NOTIFY (when on) or the interval, whichever comes first.
+                _ = async { tokio::select! { _ = feed.tick() => {}, _ = store.changed() => {} } }, if self.follower.is_some() => {
                     let follower = self.follower.as_mut().expect("checked by the guard");
                     match follower.poll(self.store.as_ref()).await {
                         Ok(news) => {
@@ -126,11 +128,12 @@ impl Membership {
                         "clients" => self.cache.forget("clients", &change.key),
                         "plugin_catalog" => {
                             // Loading a version can take seconds; the feed goes on meanwhile.
-                            let plugins = self.plugins.clone();
+                            let (plugins, metrics) = (self.plugins.clone(), self.metrics.clone());
                             tokio::spawn(async move {
                                 if let Err(e) = plugins.converge(&change.key).await {
                                     tracing::warn!(plugin = %change.key, error = %e, "cannot follow a plugin catalog change");
                                 }
+                                metrics.diverged_plugins.store(plugins.diverged().await, Ordering::Relaxed);
                             });
                         }
                         _ => {}

@@ -105,11 +105,16 @@ pub struct ClusterConfig {
     /// plugins). At least 50ms.
     #[serde(with = "humantime_serde", default = "d1s")]
     pub feed_interval: Duration,
+    /// Announce changes with PostgreSQL's `NOTIFY` and listen for them, so that every host acts
+    /// on a change at once; the feed is still read every `feed_interval`. Only for engines with
+    /// `LISTEN`/`NOTIFY`: PostgreSQL, YugabyteDB when enabled there, not CockroachDB.
+    #[serde(default)]
+    pub notify: bool,
 }
 
 impl Default for ClusterConfig {
     fn default() -> Self {
-        Self { host_name: None, feed_interval: d1s() }
+        Self { host_name: None, feed_interval: d1s(), notify: false }
     }
 }
 

@@ -223,6 +223,10 @@ impl Store for CachedStore {
     async fn changes(&self, since_ms: i64) -> Result<Option<ChangeBatch>, StoreError> {
         self.inner.changes(since_ms).await
     }
+
+    async fn changed(&self) {
+        self.inner.changed().await
+    }
 }
 
 #[cfg(test)]

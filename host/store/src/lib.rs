@@ -13,5 +13,5 @@ pub mod sqlite;
 pub use cache::CachedStore;
 pub use feed::{Follower, News};
 pub use memory::MemoryStore;
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::SqliteStore;

@@ -36,8 +36,9 @@ pub struct Host {
 
 impl Host {
     /// Starts a host with `extra` configuration; the first of a cluster names no issuer (its
-    /// own URL becomes the issuer), the others take the first's.
-    pub async fn start(issuer: Option<&str>, extra: &str) -> Host {
+    /// own URL becomes the issuer), the others take the first's. It reads the change feed
+    /// every second, and with `notify` also hears of changes by PostgreSQL's `NOTIFY`.
+    pub async fn start(issuer: Option<&str>, notify: bool, extra: &str) -> Host {
         let tmp = Arc::new(tempfile::tempdir().expect("temp dir"));
         let port = {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
@@ -53,7 +54,7 @@ impl Host {
             http: http_client(),
             login_url: LOGIN_URL.to_owned(),
             http_extra: String::new(),
-            extra: format!("[cluster]\nhost_name = \"host-{port}\"\nfeed_interval = \"200ms\"\n{extra}"),
+            extra: format!("[cluster]\nhost_name = \"host-{port}\"\nnotify = {notify}\n{extra}"),
             _tmp: tmp.clone(),
             shutdown: None,
             task: None,

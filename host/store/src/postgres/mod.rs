@@ -4,14 +4,15 @@
 //! the same semantics as SQLite (the conformance suite checks both).
 //!
 //! The SQL stays within what PostgreSQL-compatible engines share: no advisory locks, no
-//! triggers, no `LISTEN`. A statement that fails with a serialization failure or a deadlock
+//! triggers, and `LISTEN`/`NOTIFY` only when `PostgresOptions::notify` asks. A statement that fails with a serialization failure or a deadlock
 //! (SQLSTATE 40001, 40P01; CockroachDB's serializable transactions report them) was rolled
 //! back, so it is tried again, up to [`RETRIES`] times.
 
 mod schema;
 mod tls;
 
-use std::path::Path;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -19,13 +20,32 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
 use gatehouse_protocol::store::{COLLECTIONS, Change, ChangeBatch, FED_COLLECTIONS, PoolStats, Row, Store, StoreError};
 use gatehouse_protocol::world::UnixTime;
+use tokio::sync::Notify;
+use tokio_postgres::AsyncMessage;
 use tokio_postgres::error::SqlState;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub use tls::TlsMode;
 
+/// How to connect, beside the URL.
+#[derive(Clone, Debug, Default)]
+pub struct PostgresOptions {
+    /// Connections in the pool (at least one).
+    pub pool_size: usize,
+    /// The CA certificates for `verify-ca` and `verify-full` when the URL names none.
+    pub ca_file: Option<PathBuf>,
+    /// Also announce each change with `NOTIFY` and listen for other hosts' on a connection of
+    /// its own, so that hosts act on a change at once rather than at their next read of the
+    /// feed. Only for engines that have `LISTEN`/`NOTIFY` (PostgreSQL; not CockroachDB, and
+    /// YugabyteDB only when enabled there).
+    pub notify: bool,
+}
+
 pub struct PostgresStore {
     pool: Pool,
+    notify: bool,
+    /// Woken by a notification from the listening connection.
+    heard: Arc<Notify>,
     waits: AtomicU64,
     wait_micros_total: AtomicU64,
     wait_micros_max: AtomicU64,
@@ -105,25 +125,18 @@ macro_rules! retrying {
     }};
 }
 
-/// A write statement (which must return `key` first) that, for a fed collection, also records
-/// the change in the feed, in the same statement and so in the same transaction.
-fn fed(t: &str, write: String) -> String {
-    if FED_COLLECTIONS.contains(&t) {
-        format!(
-            "WITH w AS ({write}), c AS (INSERT INTO gatehouse_changes (collection, key) SELECT '{t}', key FROM w)
-             SELECT * FROM w"
-        )
-    } else {
-        write
-    }
-}
+/// The channel changes are announced on when `PostgresOptions::notify` is set.
+const CHANNEL: &str = "gatehouse_changes";
+
+/// How long the listening connection waits before it connects again after losing the server.
+const LISTEN_RETRY: Duration = Duration::from_secs(1);
 
 impl PostgresStore {
     /// Connects to `url` (a libpq-style connection string or `postgres://` URL, `sslmode`
     /// and `sslrootcert` as libpq reads them) with a pool of `size` connections, and brings
     /// the schema up to date. `ca_file` is the CA certificates for `verify-ca` and
     /// `verify-full` when the URL names none; without either, the system's roots.
-    pub async fn connect(url: &str, size: usize, ca_file: Option<&Path>) -> Result<Self, StoreError> {
+    pub async fn connect(url: &str, options: &PostgresOptions) -> Result<Self, StoreError> {
         let split = tls::split(url).map_err(|e| StoreError::Unavailable(format!("storage.url: {e}")))?;
         let mut config: tokio_postgres::Config = split
             .rest
@@ -133,23 +146,26 @@ impl PostgresStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(POOL_TIMEOUT);
         }
-        let ca_file = split.root_cert.as_deref().or(ca_file);
-        let tls =
-            tls::client_config(split.mode, ca_file).map_err(|e| StoreError::Unavailable(format!("storage: {e}")))?;
-        let manager = Manager::from_config(
-            config,
-            MakeRustlsConnect::new(tls),
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        let ca_file = split.root_cert.as_deref().or(options.ca_file.as_deref());
+        let tls = MakeRustlsConnect::new(
+            tls::client_config(split.mode, ca_file).map_err(|e| StoreError::Unavailable(format!("storage: {e}")))?,
         );
+        let heard = Arc::new(Notify::new());
+        if options.notify {
+            tokio::spawn(listen(config.clone(), tls.clone(), Arc::downgrade(&heard)));
+        }
+        let manager = Manager::from_config(config, tls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let timeouts = Timeouts { wait: Some(POOL_TIMEOUT), create: Some(POOL_TIMEOUT), recycle: Some(POOL_TIMEOUT) };
         let pool = Pool::builder(manager)
-            .max_size(size.max(1))
+            .max_size(options.pool_size.max(1))
             .runtime(Runtime::Tokio1)
             .timeouts(timeouts)
             .build()
             .map_err(unavailable)?;
         let store = Self {
             pool,
+            notify: options.notify,
+            heard,
             waits: AtomicU64::new(0),
             wait_micros_total: AtomicU64::new(0),
             wait_micros_max: AtomicU64::new(0),
@@ -157,6 +173,28 @@ impl PostgresStore {
         let mut client = store.client().await?;
         schema::migrate(&mut client).await?;
         Ok(store)
+    }
+
+    /// A write statement (which must return `key` first) that, for a fed collection, also
+    /// records the change in the feed, in the same statement and so in the same transaction,
+    /// and announces it when `notify` is on.
+    fn fed(&self, t: &str, write: String) -> String {
+        if !FED_COLLECTIONS.contains(&t) {
+            return write;
+        }
+        if self.notify {
+            format!(
+                "WITH w AS ({write}),
+                      c AS (INSERT INTO gatehouse_changes (collection, key) SELECT '{t}', key FROM w RETURNING seq),
+                      n AS (SELECT pg_notify('{CHANNEL}', '') FROM (SELECT 1 FROM c LIMIT 1) AS one)
+                 SELECT w.* FROM w LEFT JOIN n ON true"
+            )
+        } else {
+            format!(
+                "WITH w AS ({write}), c AS (INSERT INTO gatehouse_changes (collection, key) SELECT '{t}', key FROM w)
+                 SELECT * FROM w"
+            )
+        }
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -191,7 +229,7 @@ impl Store for PostgresStore {
 
     async fn insert(&self, collection: &str, row: Row, now: UnixTime) -> Result<bool, StoreError> {
         let t = table(collection)?;
-        let sql = fed(
+        let sql = self.fed(
             t,
             format!(
                 "INSERT INTO {t} (key, body, expires_at) VALUES ($1, $2, $3)
@@ -209,7 +247,7 @@ impl Store for PostgresStore {
 
     async fn put(&self, collection: &str, row: Row) -> Result<(), StoreError> {
         let t = table(collection)?;
-        let sql = fed(t, UPSERT.replace("{t}", t));
+        let sql = self.fed(t, UPSERT.replace("{t}", t));
         let expires = row.expires_at.map(|e| e.0);
         retrying!(self, |c| {
             let stmt = c.prepare_cached(&sql).await?;
@@ -221,7 +259,7 @@ impl Store for PostgresStore {
     async fn swap(&self, collection: &str, row: Row, now: UnixTime) -> Result<Option<Row>, StoreError> {
         let t = table(collection)?;
         let select = format!("SELECT body, expires_at, version FROM {t} WHERE key = $1 FOR UPDATE");
-        let upsert = fed(t, UPSERT.replace("{t}", t));
+        let upsert = self.fed(t, UPSERT.replace("{t}", t));
         let expires = row.expires_at.map(|e| e.0);
         let previous = retrying!(self, |c| {
             let tx = c.transaction().await?;
@@ -237,7 +275,7 @@ impl Store for PostgresStore {
 
     async fn take(&self, collection: &str, key: &str, now: UnixTime) -> Result<Option<Row>, StoreError> {
         let t = table(collection)?;
-        let sql = fed(t, format!("DELETE FROM {t} WHERE key = $1 RETURNING key, body, expires_at, version"));
+        let sql = self.fed(t, format!("DELETE FROM {t} WHERE key = $1 RETURNING key, body, expires_at, version"));
         let found = retrying!(self, |c| {
             let stmt = c.prepare_cached(&sql).await?;
             c.query_opt(&stmt, &[&key]).await
@@ -251,7 +289,7 @@ impl Store for PostgresStore {
 
     async fn update(&self, collection: &str, row: Row, now: UnixTime) -> Result<Option<u64>, StoreError> {
         let t = table(collection)?;
-        let sql = fed(
+        let sql = self.fed(
             t,
             format!(
                 "UPDATE {t} SET body = $2, expires_at = $3, version = version + 1
@@ -269,7 +307,7 @@ impl Store for PostgresStore {
 
     async fn remove(&self, collection: &str, key: &str, version: u64, now: UnixTime) -> Result<bool, StoreError> {
         let t = table(collection)?;
-        let sql = fed(
+        let sql = self.fed(
             t,
             format!(
                 "DELETE FROM {t} WHERE key = $1 AND version = $2 AND (expires_at IS NULL OR expires_at > $3) RETURNING key"
@@ -305,7 +343,7 @@ impl Store for PostgresStore {
 
     async fn take_expired(&self, collection: &str, now: UnixTime, limit: usize) -> Result<Vec<Row>, StoreError> {
         let t = table(collection)?;
-        let sql = fed(
+        let sql = self.fed(
             t,
             format!(
                 "DELETE FROM {t} WHERE key IN
@@ -377,6 +415,66 @@ impl Store for PostgresStore {
             .collect();
         Ok(Some(ChangeBatch { now_ms: now, changes }))
     }
+
+    async fn changed(&self) {
+        if self.notify {
+            self.heard.notified().await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// The listening connection: `LISTEN` on a connection of its own (outside the pool), waking
+/// `heard` at each notification, connecting again after a failure, until the store is dropped.
+async fn listen(config: tokio_postgres::Config, tls: MakeRustlsConnect, heard: std::sync::Weak<Notify>) {
+    let mut failing = false;
+    while heard.strong_count() > 0 {
+        match config.connect(tls.clone()).await {
+            Ok((client, mut connection)) => {
+                let statement = format!("LISTEN {CHANNEL}");
+                let mut listening = std::pin::pin!(client.batch_execute(&statement));
+                let mut subscribed = false;
+                loop {
+                    tokio::select! {
+                        done = &mut listening, if !subscribed => {
+                            if let Err(e) = done {
+                                tracing::warn!(error = %failed(e), "cannot LISTEN for changes; the feed is read on its interval only");
+                                break;
+                            }
+                            subscribed = true;
+                            if failing {
+                                tracing::info!("listening for changes again");
+                                failing = false;
+                            }
+                            // Changes made while not listening are in the feed: read it now.
+                            if let Some(h) = heard.upgrade() { h.notify_one() }
+                        }
+                        message = std::future::poll_fn(|cx| connection.poll_message(cx)) => match message {
+                            Some(Ok(AsyncMessage::Notification(_))) => match heard.upgrade() {
+                                Some(h) => h.notify_one(),
+                                None => return,
+                            },
+                            Some(Ok(_)) => {}
+                            Some(Err(_)) | None => break,
+                        },
+                        _ = tokio::time::sleep(LISTEN_RETRY) => {
+                            if heard.strong_count() == 0 {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(error = %failed(e), "cannot connect to listen for changes; retrying");
+                }
+            }
+        }
+        failing = true;
+        tokio::time::sleep(LISTEN_RETRY).await;
+    }
 }
 
 #[cfg(test)]
@@ -389,6 +487,10 @@ mod tests {
         std::env::var("GATEHOUSE_TEST_POSTGRES_URL").expect(
             "GATEHOUSE_TEST_POSTGRES_URL is not set: run the test suite with scripts/test.sh, which starts PostgreSQL",
         )
+    }
+
+    fn options(pool_size: usize, notify: bool) -> super::PostgresOptions {
+        super::PostgresOptions { pool_size, notify, ..Default::default() }
     }
 
     /// A fresh database per test, so tests do not see each other's rows.
@@ -412,7 +514,8 @@ mod tests {
 
     #[tokio::test]
     async fn postgres_store_conforms() {
-        let store = super::PostgresStore::connect(&fresh("gatehouse_conformance").await, 4, None).await.unwrap();
+        let store =
+            super::PostgresStore::connect(&fresh("gatehouse_conformance").await, &options(4, false)).await.unwrap();
         crate::conformance::run(&store).await;
         crate::conformance::run_concurrent(Arc::new(store)).await;
     }
@@ -420,10 +523,11 @@ mod tests {
     #[tokio::test]
     async fn hosts_starting_at_once_migrate_once_and_every_collection_has_a_table() {
         let url = fresh("gatehouse_migrations").await;
+        let one = options(1, false);
         let (a, b, c) = tokio::join!(
-            super::PostgresStore::connect(&url, 1, None),
-            super::PostgresStore::connect(&url, 1, None),
-            super::PostgresStore::connect(&url, 1, None)
+            super::PostgresStore::connect(&url, &one),
+            super::PostgresStore::connect(&url, &one),
+            super::PostgresStore::connect(&url, &one)
         );
         let (a, _, _) = (a.unwrap(), b.unwrap(), c.unwrap());
         let client = a.client().await.unwrap();
@@ -440,10 +544,18 @@ mod tests {
     async fn writes_to_fed_collections_reach_the_change_feed_and_others_do_not() {
         use gatehouse_protocol::store::{Row, Store};
         use gatehouse_protocol::world::UnixTime;
-        let store = super::PostgresStore::connect(&fresh("gatehouse_feed").await, 2, None).await.unwrap();
+        let store = super::PostgresStore::connect(&fresh("gatehouse_feed").await, &options(2, true)).await.unwrap();
+        let heard = |what: &'static str| {
+            let store = &store;
+            async move {
+                tokio::time::timeout(std::time::Duration::from_secs(5), store.changed()).await.expect(what);
+            }
+        };
+        heard("the listener's first wake-up, once it listens").await;
         let now = UnixTime(1_000);
         let start = store.changes(i64::MAX).await.unwrap().unwrap().now_ms;
         store.put("clients", Row::new("c1", "{}", None)).await.unwrap();
+        heard("a NOTIFY for a write to a fed collection").await;
         store.put("codes", Row::new("k1", "{}", None)).await.unwrap();
         assert!(store.insert("clients", Row::new("c2", "{}", None), now).await.unwrap());
         assert!(!store.insert("clients", Row::new("c2", "{}", None), now).await.unwrap(), "a refused insert");
@@ -459,7 +571,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_bad_url_is_a_clear_error() {
-        let err = super::PostgresStore::connect("not a url at all ===", 1, None).await.err().unwrap();
+        let err = super::PostgresStore::connect("not a url at all ===", &options(1, false)).await.err().unwrap();
         assert!(err.to_string().contains("not a PostgreSQL URL"), "{err}");
     }
 }
