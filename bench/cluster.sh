@@ -21,6 +21,8 @@ target=${CARGO_TARGET_DIR:-$root/target}
 cargo build --release -q -p gatehouse-server -p gatehouse-bench
 components=$(scripts/build-plugins.sh)
 work=$(mktemp -d)
+# PostgreSQL runs as its own user when we are root: it must reach its folder inside.
+chmod 755 "$work"
 url=$(scripts/postgres.sh start "$work/pg")
 api_token=bench-api-token-$(date +%s)
 secret=bench-secret-0123456789abcdef0123456789
@@ -64,8 +66,9 @@ host_a=$!
 RUST_LOG=warn "$target/release/gatehouse" serve --config "$work/b.toml" >"$work/b.log" 2>&1 &
 host_b=$!
 trap 'kill $host_a $host_b 2>/dev/null || true; scripts/postgres.sh stop "$work/pg"; rm -rf "$work"' EXIT
-for port in "$port_a" "$port_b"; do
-  for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/monitor/v1/readiness" >/dev/null && break; sleep 0.1; done
+for host in a:$port_a b:$port_b; do
+  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:${host#*:}/monitor/v1/readiness" >/dev/null && break; sleep 0.1; done
+  curl -sf "http://127.0.0.1:${host#*:}/monitor/v1/readiness" >/dev/null || { tail -20 "$work/${host%%:*}.log" >&2; exit 1; }
 done
 
 cpu() { # PID... -> CPU seconds (user + system) of those processes
@@ -76,7 +79,8 @@ cpu() { # PID... -> CPU seconds (user + system) of those processes
   done
   echo "scale=2; $ticks / $(getconf CLK_TCK)" | bc
 }
-pg_pids() { pgrep -f "postgres.*$work/pg" | tr '\n' ' '; }
+# The postmaster and its backends (the pools' connections live for the whole run).
+pg_pids() { local main; main=$(head -1 "$work/pg/db/postmaster.pid"); echo "$main $(pgrep -P "$main" | tr '\n' ' ')"; }
 cpu_a0=$(cpu $host_a) cpu_b0=$(cpu $host_b) cpu_pg0=$(cpu $(pg_pids))
 
 logins() { # BASE CONCURRENCY
@@ -135,12 +139,14 @@ for i in $(seq 1 10); do
   sleep 0.$(( RANDOM % 9 + 1 ))
 done
 echo "secret_rotation_seen_on_b_ms: $(printf '%s ' "${samples[@]}")median=$(median "${samples[@]}") max=$(printf '%s\n' "${samples[@]}" | sort -n | tail -1)"
-plugin=$(base64 -w0 "$components/first_party_consent.wasm")
+plugin=$(base64 -w0 "$components/first_party_consent.wasm")  # a variable, not an argument: ~1 MB
 samples=()
 for v in 1 2 3; do
-  manifest="name = \"consent\"\nkind = \"consent-policy\"\nversion = \"$v\"\n[config]\nfirst_party_clients = [\"bench-web\"]\n"
+  # TOML's single-quoted strings keep the JSON around it free of escapes.
+  manifest="name = 'consent'\\nkind = 'consent-policy'\\nversion = '$v'\\n[config]\\nfirst_party_clients = ['bench-web']\\n"
   start=$(now_ms)
-  admin -X POST "$issuer/admin/v1/plugins" -d "{\"manifest\":\"$manifest\",\"component\":\"$plugin\"}" >/dev/null
+  printf '{"manifest":"%s","component":"%s"}' "$manifest" "$plugin" >"$work/upload.json"
+  admin -X POST "$issuer/admin/v1/plugins" --data-binary @"$work/upload.json" >/dev/null
   until admin "http://127.0.0.1:$port_b/admin/v1/plugins" | grep -q "\"active_version\":\"$v\""; do sleep 0.02; done
   samples+=("$(( $(now_ms) - start ))")
 done

@@ -90,3 +90,27 @@ async fn two_hosts_on_one_postgres_database_act_as_one_provider() {
     let resp = a.http.get(a.url("/userinfo")).bearer_auth(tokens.access_token().secret()).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 401, "and its replay revoked the tokens on every host");
 }
+
+#[tokio::test]
+async fn hosts_starting_at_once_with_the_same_configured_clients_all_start_and_serve_them() {
+    for round in 0..3 {
+        let (extra, _keys) = shared_config(&format!("gatehouse_e2e_config_race_{round}")).await;
+        let extra = format!(
+            "{extra}[[clients]]\nclient_id = \"configured\"\nclient_secret = \"configured-secret-0123456789abcdef\"\ngrant_types = [\"client_credentials\"]\nresponse_types = []\n"
+        );
+        let (a, b, c) = tokio::join!(
+            TestServer::start_with(&extra),
+            TestServer::start_with(&extra),
+            TestServer::start_with(&extra)
+        );
+        for s in [&a, &b, &c] {
+            let (status, body, _) = s
+                .token_request(
+                    Some(("configured", "configured-secret-0123456789abcdef")),
+                    &[("grant_type", "client_credentials")],
+                )
+                .await;
+            assert_eq!(status, 200, "round {round}: {body}");
+        }
+    }
+}

@@ -123,6 +123,21 @@ impl Provider {
     /// Returns the client as the API shows it, and as stored.
     async fn register(
         &self,
+        reg: ClientRegistration,
+        source: ClientSource,
+        incarnation: Option<String>,
+        registration_token: Option<TokenHash>,
+    ) -> Result<(ClientInfo, Client), ApiError> {
+        let (info, client) = self.new_client(reg, source, incarnation, registration_token).await?;
+        if !CLIENTS.insert(self.store(), &client.client_id, &client, None, self.now()).await? {
+            return Err(ApiError::Conflict(format!("a client with id {:?} already exists", client.client_id)));
+        }
+        Ok((info, client))
+    }
+
+    /// A client record from a registration, checked, not yet stored.
+    async fn new_client(
+        &self,
         mut reg: ClientRegistration,
         source: ClientSource,
         incarnation: Option<String>,
@@ -148,9 +163,6 @@ impl Provider {
             registration_token,
             refresh_after: None,
         };
-        if !CLIENTS.insert(self.store(), &client_id, &client, None, now).await? {
-            return Err(ApiError::Conflict(format!("a client with id {client_id:?} already exists")));
-        }
         Ok((info(&client, secret), client))
     }
 
@@ -245,21 +257,33 @@ impl Provider {
         let mut listed = Vec::new();
         for reg in clients {
             let id = reg.client_id.clone().ok_or_else(|| bad_metadata("a configured client needs a client_id"))?;
-            let mut incarnation = None;
-            if let Some(existing) = CLIENTS.get(self.store(), &id, now).await? {
-                if existing.source == ClientSource::Api {
-                    return Err(ApiError::Conflict(format!(
-                        "client {id:?} from the configuration file clashes with a client registered through the API"
-                    )));
-                }
-                // The same configured client, written again: its grants and consents stay.
-                incarnation = Some(existing.incarnation);
-                CLIENTS.delete(self.store(), &id, now).await?;
-            }
             if reg.metadata.token_endpoint_auth_method.uses_secret() && reg.client_secret.is_none() {
                 return Err(bad_metadata(format!("configured client {id:?} needs a client_secret")));
             }
-            self.register(reg, ClientSource::Config, incarnation, None).await?;
+            // Written in place, never deleted first, so other hosts serving it see no gap; hosts
+            // starting at once agree on the incarnation of the one that stored it first.
+            let configured = |existing: &Option<Client>| match existing {
+                Some(e) if e.source == ClientSource::Api => Err(ApiError::Conflict(format!(
+                    "client {id:?} from the configuration file clashes with a client registered through the API"
+                ))),
+                _ => Ok(()),
+            };
+            let existing = CLIENTS.get(self.store(), &id, now).await?;
+            configured(&existing)?;
+            // The same configured client, written again: its grants and consents stay.
+            let incarnation = existing.as_ref().map(|e| e.incarnation.clone());
+            let (_, mut client) = self.new_client(reg, ClientSource::Config, incarnation, None).await?;
+            if existing.is_some() || !CLIENTS.insert(self.store(), &id, &client, None, now).await? {
+                if existing.is_none() {
+                    // Another host stored it a moment ago: keep its incarnation.
+                    let winner = CLIENTS.get(self.store(), &id, now).await?;
+                    configured(&winner)?;
+                    if let Some(winner) = winner {
+                        client.incarnation = winner.incarnation;
+                    }
+                }
+                CLIENTS.put(self.store(), &id, &client, None).await?;
+            }
             listed.push(id);
         }
         for client in CLIENTS.list(self.store(), "", now).await? {
