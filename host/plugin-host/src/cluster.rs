@@ -128,10 +128,6 @@ impl Cluster {
         }
     }
 
-    pub fn host_name(&self) -> &str {
-        &self.inner.name
-    }
-
     /// Whether the catalog was loaded once since start-up (readiness).
     pub fn is_loaded(&self) -> bool {
         self.inner.loaded.load(Ordering::Acquire)

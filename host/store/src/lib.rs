@@ -15,3 +15,15 @@ pub use feed::{Follower, News};
 pub use memory::MemoryStore;
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::SqliteStore;
+
+use gatehouse_protocol::store::{COLLECTIONS, StoreError};
+
+/// The SQL backends' table of a collection: only the protocol's own collection names become
+/// table names.
+pub(crate) fn table(collection: &str) -> Result<&'static str, StoreError> {
+    COLLECTIONS
+        .iter()
+        .find(|c| **c == collection)
+        .copied()
+        .ok_or_else(|| StoreError::Unavailable(format!("unknown collection {collection:?}")))
+}

@@ -19,14 +19,7 @@ fn unavailable(e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(format!("sqlite: {e}"))
 }
 
-/// Only the protocol's own collection names become table names.
-fn table(collection: &str) -> Result<&'static str, StoreError> {
-    COLLECTIONS
-        .iter()
-        .find(|c| **c == collection)
-        .copied()
-        .ok_or_else(|| StoreError::Unavailable(format!("unknown collection {collection:?}")))
-}
+use crate::table;
 
 const PRAGMAS: &str =
     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";

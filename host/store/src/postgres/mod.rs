@@ -63,14 +63,7 @@ fn failed(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
-/// Only the protocol's own collection names become table names.
-fn table(collection: &str) -> Result<&'static str, StoreError> {
-    COLLECTIONS
-        .iter()
-        .find(|c| **c == collection)
-        .copied()
-        .ok_or_else(|| StoreError::Unavailable(format!("unknown collection {collection:?}")))
-}
+use crate::table;
 
 fn row(key: String, body: String, expires_at: Option<i64>, version: i64) -> Row {
     Row { key, body, expires_at: expires_at.map(UnixTime), version: version as u64 }
