@@ -53,6 +53,14 @@ struct Args {
     /// `--mode receive`: where to write the receivers' certificate (the provider's CA file).
     #[arg(long)]
     ca_out: Option<std::path::PathBuf>,
+    /// The server's process id: the CPU time it spends during the timed run is printed per
+    /// operation (`server_cpu_ms_per_op`).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// An admin token: the storage statements and write transactions of the timed run, read
+    /// from `/monitor/v1/metrics` before and after, are printed per operation.
+    #[arg(long)]
+    admin_token: Option<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +71,55 @@ enum Mode {
     ParLogin,
     Logout,
     Receive,
+}
+
+/// CPU time (user + system, all threads, living and ended) of process `pid`, in seconds.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / clock_ticks())
+}
+
+/// The kernel's clock ticks per second (`getconf CLK_TCK`; 100 on Linux as built everywhere).
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// The storage counters of `/monitor/v1/metrics`: statements read and written, and write
+/// transactions committed.
+#[derive(Clone, Copy, Default)]
+struct StorageWork {
+    reads: u64,
+    writes: u64,
+    transactions: u64,
+}
+
+async fn storage_work(http: &reqwest::Client, a: &Args, token: &str) -> Option<StorageWork> {
+    let m: Value =
+        http.get(format!("{}/monitor/v1/metrics", a.issuer)).bearer_auth(token).send().await.ok()?.json().await.ok()?;
+    let counters = m["counters"].as_object()?;
+    let mut w = StorageWork::default();
+    for (name, v) in counters {
+        let n = v["count"].as_u64().unwrap_or(0);
+        if name.starts_with("storage.statements{") {
+            if name.contains("kind=read") {
+                w.reads += n;
+            } else {
+                w.writes += n;
+            }
+        } else if name == "storage.write_transactions" {
+            w.transactions += n;
+        }
+    }
+    Some(w)
 }
 
 /// One task's state between requests: the tokens of its login, and the SSO credential the
@@ -310,6 +367,11 @@ async fn main() {
     }
     let stop = Arc::new(AtomicBool::new(false));
     let counter = Arc::new(AtomicU64::new(1_000_000));
+    let work_before = match &args.admin_token {
+        Some(token) => storage_work(&http, &args, token).await,
+        None => None,
+    };
+    let cpu_before = args.server_pid.and_then(cpu_seconds);
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -352,6 +414,11 @@ async fn main() {
         all.extend(t.await.unwrap_or_default());
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_before.zip(args.server_pid.and_then(cpu_seconds)).map(|(b, a)| a - b);
+    let work_after = match &args.admin_token {
+        Some(token) => storage_work(&http, &args, token).await,
+        None => None,
+    };
     all.sort();
     let pct = |p: f64| {
         all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default()
@@ -373,4 +440,19 @@ async fn main() {
         errors.load(Ordering::Relaxed),
         args.concurrency
     );
+    // The untimed logins of refresh and introspection tasks (one each) are in these figures too.
+    let ops = all.len().max(1) as f64;
+    if let Some(cpu) = cpu {
+        println!("server_cpu_ms_per_op={:.3} server_cpu_s={cpu:.2}", cpu * 1000.0 / ops);
+    }
+    if let (Some(b), Some(a)) = (work_before, work_after) {
+        // The metrics requests themselves read nothing from storage.
+        println!(
+            "statements_per_op={:.2} reads_per_op={:.2} writes_per_op={:.2} write_transactions_per_op={:.2}",
+            (a.reads + a.writes - b.reads - b.writes) as f64 / ops,
+            (a.reads - b.reads) as f64 / ops,
+            (a.writes - b.writes) as f64 / ops,
+            (a.transactions - b.transactions) as f64 / ops,
+        );
+    }
 }

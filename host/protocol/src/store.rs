@@ -57,6 +57,18 @@ pub struct PoolStats {
     pub max_wait_ms: f64,
 }
 
+/// What a backend has done since it started, counted as it runs SQL, for the monitoring
+/// endpoint and the bench (statements and write transactions per login and per token).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct StoreWork {
+    /// Statements run, by collection: `(collection, reads, writes)`, collections with none
+    /// left out. A statement retried after a rollback counts again.
+    pub statements: Vec<(&'static str, u64, u64)>,
+    /// Write transactions committed. Several statements of one operation, or (with group
+    /// commit) several operations, can share one.
+    pub write_transactions: u64,
+}
+
 /// The primitive operations every storage backend provides.
 ///
 /// All operations are atomic per record. `swap` and `take` are the building blocks of
@@ -110,6 +122,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// The backend's connection-pool gauges, if it has a pool.
     fn pool_stats(&self) -> Option<PoolStats> {
+        None
+    }
+
+    /// The statements and transactions the backend has run, if it counts them.
+    fn work(&self) -> Option<StoreWork> {
         None
     }
 

@@ -214,13 +214,23 @@ impl MetricSource for HttpMetrics {
     }
 }
 
-/// The storage backend's connection-pool gauges (seed v6.2).
+/// The storage backend's connection-pool gauges (seed v6.2), and its statement and
+/// write-transaction counters.
 pub struct StorePool(pub std::sync::Arc<dyn gatehouse_protocol::store::Store>);
 
 impl MetricSource for StorePool {
     fn collect(&self, out: &mut Snapshot) {
         if let Some(s) = self.0.pool_stats() {
             pool_gauges(out, "storage.pool", "connection", &s);
+        }
+        if let Some(w) = self.0.work() {
+            for (collection, reads, writes) in w.statements {
+                for (kind, n) in [("read", reads), ("write", writes)] {
+                    let labels = vec![("collection", collection.to_owned()), ("kind", kind.to_owned())];
+                    out.push("storage.statements", labels, Sample::Counter(n));
+                }
+            }
+            out.counter("storage.write_transactions", w.write_transactions);
         }
     }
 }

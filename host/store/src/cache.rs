@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use gatehouse_protocol::store::{ChangeBatch, PoolStats, Row, Store, StoreError};
+use gatehouse_protocol::store::{ChangeBatch, PoolStats, Row, Store, StoreError, StoreWork};
 use gatehouse_protocol::world::UnixTime;
 
 /// The default budget: keys and bodies of cached reads, plus [`ENTRY_OVERHEAD`] per entry.
@@ -218,6 +218,10 @@ impl Store for CachedStore {
 
     fn pool_stats(&self) -> Option<PoolStats> {
         self.inner.pool_stats()
+    }
+
+    fn work(&self) -> Option<StoreWork> {
+        self.inner.work()
     }
 
     async fn changes(&self, since_ms: i64) -> Result<Option<ChangeBatch>, StoreError> {

@@ -9,6 +9,7 @@ pub mod memory;
 mod pool;
 pub mod postgres;
 pub mod sqlite;
+mod tally;
 
 pub use cache::CachedStore;
 pub use feed::{Follower, News};

@@ -79,6 +79,18 @@ impl<C: Send + 'static> Pool<C> {
         .map_err(|e| StoreError::Unavailable(format!("storage task failed: {e}")))
     }
 
+    /// Runs `f` on the calling thread if a connection is idle at once; `None` (and `f` not
+    /// run) otherwise. For work shorter than the hand-off to a blocking thread.
+    pub fn try_here<R>(&self, f: impl FnOnce(&mut C) -> R) -> Option<R> {
+        let permit = self.permits.try_acquire().ok()?;
+        let mut conn = self.inner.checkout().ok()?;
+        self.inner.waits.fetch_add(1, Ordering::Relaxed);
+        let result = f(&mut conn);
+        self.inner.checkin(conn);
+        drop(permit);
+        Some(result)
+    }
+
     pub fn stats(&self) -> PoolStats {
         let inner = &self.inner;
         let size = inner.size as u64;

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
-use gatehouse_protocol::store::{COLLECTIONS, Change, ChangeBatch, FED_COLLECTIONS, PoolStats, Row, Store, StoreError};
+use gatehouse_protocol::store::{
+    COLLECTIONS, Change, ChangeBatch, FED_COLLECTIONS, PoolStats, Row, Store, StoreError, StoreWork,
+};
 use gatehouse_protocol::world::UnixTime;
 use tokio::sync::Notify;
 use tokio_postgres::AsyncMessage;
@@ -49,6 +51,7 @@ pub struct PostgresStore {
     waits: AtomicU64,
     wait_micros_total: AtomicU64,
     wait_micros_max: AtomicU64,
+    tally: Tally,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -64,6 +67,7 @@ fn failed(e: tokio_postgres::Error) -> StoreError {
 }
 
 use crate::table;
+use crate::tally::{Kind, Tally};
 
 fn row(key: String, body: String, expires_at: Option<i64>, version: i64) -> Row {
     Row { key, body, expires_at: expires_at.map(UnixTime), version: version as u64 }
@@ -100,6 +104,18 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
 /// Runs `$body`, an expression that awaits statements on the pooled client `$c`, again on a
 /// serialization failure; any other error makes the store unavailable.
 macro_rules! retrying {
+    // Counted: each attempt is `$n` statements on table `$t`; a write that succeeds is one
+    // committed transaction (autocommit, or the statement's own transaction).
+    ($self:ident, $t:expr, $kind:expr, $n:expr, |$c:ident| $body:expr) => {{
+        let result = retrying!($self, |$c| {
+            $self.tally.statements($t, $kind, $n);
+            $body
+        });
+        if result.is_ok() && matches!($kind, Kind::Write) {
+            $self.tally.committed(1);
+        }
+        result
+    }};
     ($self:ident, |$c:ident| $body:expr) => {{
         let mut attempt = 0u32;
         loop {
@@ -162,6 +178,7 @@ impl PostgresStore {
             waits: AtomicU64::new(0),
             wait_micros_total: AtomicU64::new(0),
             wait_micros_max: AtomicU64::new(0),
+            tally: Tally::default(),
         };
         let mut client = store.client().await?;
         schema::migrate(&mut client).await?;
@@ -213,7 +230,7 @@ impl Store for PostgresStore {
         let sql = format!(
             "SELECT body, expires_at, version FROM {t} WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)"
         );
-        let found = retrying!(self, |c| {
+        let found = retrying!(self, t, Kind::Read, 1, |c| {
             let stmt = c.prepare_cached(&sql).await?;
             c.query_opt(&stmt, &[&key, &now.0]).await
         })?;
@@ -231,7 +248,7 @@ impl Store for PostgresStore {
             ),
         );
         let expires = row.expires_at.map(|e| e.0);
-        let rows = retrying!(self, |c| {
+        let rows = retrying!(self, t, Kind::Write, 1, |c| {
             let stmt = c.prepare_cached(&sql).await?;
             c.query(&stmt, &[&row.key, &row.body, &expires, &now.0]).await
         })?;
@@ -242,7 +259,7 @@ impl Store for PostgresStore {
         let t = table(collection)?;
         let sql = self.fed(t, UPSERT.replace("{t}", t));
         let expires = row.expires_at.map(|e| e.0);
-        retrying!(self, |c| {
+        retrying!(self, t, Kind::Write, 1, |c| {
             let stmt = c.prepare_cached(&sql).await?;
             c.query(&stmt, &[&row.key, &row.body, &expires]).await
         })?;
@@ -254,7 +271,7 @@ impl Store for PostgresStore {
         let select = format!("SELECT body, expires_at, version FROM {t} WHERE key = $1 FOR UPDATE");
         let upsert = self.fed(t, UPSERT.replace("{t}", t));
         let expires = row.expires_at.map(|e| e.0);
-        let previous = retrying!(self, |c| {
+        let previous = retrying!(self, t, Kind::Write, 2, |c| {
             let tx = c.transaction().await?;
             let previous = tx.query_opt(&select, &[&row.key]).await?;
             tx.query(&upsert, &[&row.key, &row.body, &expires]).await?;
@@ -269,7 +286,7 @@ impl Store for PostgresStore {
     async fn take(&self, collection: &str, key: &str, now: UnixTime) -> Result<Option<Row>, StoreError> {
         let t = table(collection)?;
         let sql = self.fed(t, format!("DELETE FROM {t} WHERE key = $1 RETURNING key, body, expires_at, version"));
-        let found = retrying!(self, |c| {
+        let found = retrying!(self, t, Kind::Write, 1, |c| {
             let stmt = c.prepare_cached(&sql).await?;
             c.query_opt(&stmt, &[&key]).await
         })?;
@@ -291,7 +308,7 @@ impl Store for PostgresStore {
         );
         let expires = row.expires_at.map(|e| e.0);
         let version = row.version as i64;
-        let found = retrying!(self, |c| {
+        let found = retrying!(self, t, Kind::Write, 1, |c| {
             let stmt = c.prepare_cached(&sql).await?;
             c.query_opt(&stmt, &[&row.key, &row.body, &expires, &version, &now.0]).await
         })?;
@@ -306,7 +323,7 @@ impl Store for PostgresStore {
                 "DELETE FROM {t} WHERE key = $1 AND version = $2 AND (expires_at IS NULL OR expires_at > $3) RETURNING key"
             ),
         );
-        let rows = retrying!(self, |c| {
+        let rows = retrying!(self, t, Kind::Write, 1, |c| {
             let stmt = c.prepare_cached(&sql).await?;
             c.query(&stmt, &[&key, &(version as i64), &now.0]).await
         })?;
@@ -317,7 +334,7 @@ impl Store for PostgresStore {
         let t = table(collection)?;
         let sql =
             format!("SELECT count(*) FROM {t} WHERE starts_with(key, $1) AND (expires_at IS NULL OR expires_at > $2)");
-        let found = retrying!(self, |c| {
+        let found = retrying!(self, t, Kind::Read, 1, |c| {
             let stmt = c.prepare_cached(&sql).await?;
             c.query_one(&stmt, &[&prefix, &now.0]).await
         })?;
@@ -330,7 +347,7 @@ impl Store for PostgresStore {
             "SELECT key, body, expires_at, version FROM {t}
              WHERE starts_with(key, $1) AND (expires_at IS NULL OR expires_at > $2) ORDER BY key COLLATE \"C\""
         );
-        let rows = retrying!(self, |c| c.query(&sql, &[&prefix, &now.0]).await)?;
+        let rows = retrying!(self, t, Kind::Read, 1, |c| c.query(&sql, &[&prefix, &now.0]).await)?;
         Ok(rows.into_iter().map(|r| row(r.get(0), r.get(1), r.get(2), r.get(3))).collect())
     }
 
@@ -344,7 +361,7 @@ impl Store for PostgresStore {
                  RETURNING key, body, expires_at, version"
             ),
         );
-        let rows = retrying!(self, |c| c.query(&sql, &[&now.0, &(limit as i64)]).await)?;
+        let rows = retrying!(self, t, Kind::Write, 1, |c| c.query(&sql, &[&now.0, &(limit as i64)]).await)?;
         Ok(rows.into_iter().map(|r| row(r.get(0), r.get(1), r.get(2), r.get(3))).collect())
     }
 
@@ -357,7 +374,7 @@ impl Store for PostgresStore {
                  (SELECT key FROM {t} WHERE expires_at IS NOT NULL AND expires_at <= $1 LIMIT $2)"
             );
             loop {
-                let deleted = retrying!(self, |c| c.execute(&sql, &[&now.0, &PURGE_BATCH]).await)?;
+                let deleted = retrying!(self, t, Kind::Write, 1, |c| c.execute(&sql, &[&now.0, &PURGE_BATCH]).await)?;
                 purged += deleted;
                 if deleted < PURGE_BATCH as u64 {
                     break;
@@ -375,6 +392,10 @@ impl Store for PostgresStore {
             }
         }
         Ok(purged)
+    }
+
+    fn work(&self) -> Option<StoreWork> {
+        Some(self.tally.work())
     }
 
     fn pool_stats(&self) -> Option<PoolStats> {

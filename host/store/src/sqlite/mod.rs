@@ -1,18 +1,27 @@
-//! The SQLite backend: one file in WAL mode, one table per collection, one writer connection
-//! (so writers never wait on SQLite's busy handler) and a pool of readers.
+//! The SQLite backend: one file in WAL mode, one table per collection, one writer connection on
+//! a thread of its own with group commit (so writers never wait on SQLite's busy handler, and
+//! concurrent requests share commits) and a pool of readers.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use gatehouse_protocol::store::{COLLECTIONS, PoolStats, Row, Store, StoreError};
+use gatehouse_protocol::store::{COLLECTIONS, PoolStats, Row, Store, StoreError, StoreWork};
 use gatehouse_protocol::world::UnixTime;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::pool::Pool;
+use crate::tally::{Kind, Tally};
+
+mod writer;
+
+use writer::Writer;
 
 pub struct SqliteStore {
-    writer: Pool<Connection>,
+    writer: Writer,
     readers: Pool<Connection>,
+    tally: Arc<Tally>,
 }
 
 fn unavailable(e: rusqlite::Error) -> StoreError {
@@ -23,6 +32,9 @@ use crate::table;
 
 const PRAGMAS: &str =
     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+
+/// How long a query on a blocking thread waits for a lock (the `busy_timeout` pragma's 5 s).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn open(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
     let flags = if read_only {
@@ -92,7 +104,33 @@ impl SqliteStore {
             }
         }
         let readers = (0..readers.max(1)).map(|_| open(path, true)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { writer: Pool::new(vec![writer]), readers: Pool::new(readers) })
+        let tally = Arc::new(Tally::default());
+        Ok(Self { writer: Writer::spawn(writer, tally.clone())?, readers: Pool::new(readers), tally })
+    }
+}
+
+impl SqliteStore {
+    /// Runs a single-row read on the request's own thread when a reader connection is idle,
+    /// without waiting on a lock: a lookup by key in pages the OS has cached takes a few
+    /// microseconds, less than handing it to a blocking thread and back (BENCHMARKS.md,
+    /// issue 15). When no reader is idle, or SQLite would have to wait for a lock (a
+    /// checkpoint, a recovery), the read goes to a blocking thread as every other query does.
+    async fn point_read<T: Send + 'static>(
+        &self,
+        f: impl Fn(&Connection) -> rusqlite::Result<T> + Send + Sync + 'static,
+    ) -> Result<T, StoreError> {
+        let here = self.readers.try_here(|c| {
+            let _ = c.busy_timeout(Duration::ZERO);
+            let result = f(c);
+            let _ = c.busy_timeout(BUSY_TIMEOUT);
+            result
+        });
+        match here {
+            Some(Err(rusqlite::Error::SqliteFailure(e, _))) if e.code == rusqlite::ErrorCode::DatabaseBusy => {}
+            Some(result) => return result.map_err(unavailable),
+            None => {}
+        }
+        self.readers.run(move |c| f(c)).await?.map_err(unavailable)
     }
 }
 
@@ -101,22 +139,22 @@ impl Store for SqliteStore {
     async fn get(&self, collection: &str, key: &str, now: UnixTime) -> Result<Option<Row>, StoreError> {
         let t = table(collection)?;
         let key = key.to_owned();
-        self.readers
-            .run(move |c| {
-                let sql = format!(
-                    "SELECT body, expires_at, version FROM {t}
-                     WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)"
-                );
-                c.prepare_cached(&sql)?
-                    .query_row(params![key, now.0], |r| Ok(row(key.clone(), r.get(0)?, r.get(1)?, r.get(2)?)))
-                    .optional()
-            })
-            .await?
-            .map_err(unavailable)
+        self.tally.statements(t, Kind::Read, 1);
+        self.point_read(move |c| {
+            let sql = format!(
+                "SELECT body, expires_at, version FROM {t}
+                 WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)"
+            );
+            c.prepare_cached(&sql)?
+                .query_row(params![key, now.0], |r| Ok(row(key.clone(), r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+        })
+        .await
     }
 
     async fn insert(&self, collection: &str, row: Row, now: UnixTime) -> Result<bool, StoreError> {
         let t = table(collection)?;
+        self.tally.statements(t, Kind::Write, 1);
         self.writer
             .run(move |c| {
                 let sql = format!(
@@ -133,6 +171,7 @@ impl Store for SqliteStore {
 
     async fn put(&self, collection: &str, row: Row) -> Result<(), StoreError> {
         let t = table(collection)?;
+        self.tally.statements(t, Kind::Write, 1);
         self.writer
             .run(move |c| {
                 c.prepare_cached(&upsert(t))?.execute(params![row.key, row.body, row.expires_at.map(|e| e.0)])
@@ -144,15 +183,16 @@ impl Store for SqliteStore {
 
     async fn swap(&self, collection: &str, row: Row, now: UnixTime) -> Result<Option<Row>, StoreError> {
         let t = table(collection)?;
+        self.tally.statements(t, Kind::Read, 1);
+        self.tally.statements(t, Kind::Write, 1);
         self.writer
             .run(move |c| {
-                let tx = c.transaction()?;
-                let previous = tx
+                // Both statements run in the writer's one transaction.
+                let previous = c
                     .prepare_cached(&format!("SELECT body, expires_at, version FROM {t} WHERE key = ?1"))?
                     .query_row(params![row.key], |r| Ok(self::row(row.key.clone(), r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()?;
-                tx.prepare_cached(&upsert(t))?.execute(params![row.key, row.body, row.expires_at.map(|e| e.0)])?;
-                tx.commit()?;
+                c.prepare_cached(&upsert(t))?.execute(params![row.key, row.body, row.expires_at.map(|e| e.0)])?;
                 Ok(previous.filter(|p| live(p.expires_at.map(|e| e.0), now)))
             })
             .await?
@@ -162,6 +202,7 @@ impl Store for SqliteStore {
     async fn take(&self, collection: &str, key: &str, now: UnixTime) -> Result<Option<Row>, StoreError> {
         let t = table(collection)?;
         let key = key.to_owned();
+        self.tally.statements(t, Kind::Write, 1);
         self.writer
             .run(move |c| {
                 c.prepare_cached(&format!("DELETE FROM {t} WHERE key = ?1 RETURNING body, expires_at, version"))?
@@ -179,6 +220,7 @@ impl Store for SqliteStore {
 
     async fn update(&self, collection: &str, row: Row, now: UnixTime) -> Result<Option<u64>, StoreError> {
         let t = table(collection)?;
+        self.tally.statements(t, Kind::Write, 1);
         self.writer
             .run(move |c| {
                 let sql = format!(
@@ -201,6 +243,7 @@ impl Store for SqliteStore {
     async fn remove(&self, collection: &str, key: &str, version: u64, now: UnixTime) -> Result<bool, StoreError> {
         let t = table(collection)?;
         let key = key.to_owned();
+        self.tally.statements(t, Kind::Write, 1);
         self.writer
             .run(move |c| {
                 let sql = format!(
@@ -216,21 +259,21 @@ impl Store for SqliteStore {
     async fn count(&self, collection: &str, prefix: &str, now: UnixTime) -> Result<u64, StoreError> {
         let t = table(collection)?;
         let (start, end) = (prefix.to_owned(), prefix_end(prefix));
-        self.readers
-            .run(move |c| {
-                let sql = format!(
-                    "SELECT count(*) FROM {t} WHERE key >= ?1 AND key < ?2 AND (expires_at IS NULL OR expires_at > ?3)"
-                );
-                c.prepare_cached(&sql)?.query_row(params![start, end, now.0], |r| r.get::<_, i64>(0))
-            })
-            .await?
-            .map(|n| n as u64)
-            .map_err(unavailable)
+        self.tally.statements(t, Kind::Read, 1);
+        self.point_read(move |c| {
+            let sql = format!(
+                "SELECT count(*) FROM {t} WHERE key >= ?1 AND key < ?2 AND (expires_at IS NULL OR expires_at > ?3)"
+            );
+            c.prepare_cached(&sql)?.query_row(params![start, end, now.0], |r| r.get::<_, i64>(0))
+        })
+        .await
+        .map(|n| n as u64)
     }
 
     async fn list(&self, collection: &str, prefix: &str, now: UnixTime) -> Result<Vec<Row>, StoreError> {
         let t = table(collection)?;
         let (start, end) = (prefix.to_owned(), prefix_end(prefix));
+        self.tally.statements(t, Kind::Read, 1);
         self.readers
             .run(move |c| {
                 let sql = format!(
@@ -248,6 +291,7 @@ impl Store for SqliteStore {
 
     async fn take_expired(&self, collection: &str, now: UnixTime, limit: usize) -> Result<Vec<Row>, StoreError> {
         let t = table(collection)?;
+        self.tally.statements(t, Kind::Write, 1);
         self.writer
             .run(move |c| {
                 let sql = format!(
@@ -269,6 +313,7 @@ impl Store for SqliteStore {
         for t in COLLECTIONS {
             // One short transaction per batch: writes of requests get the writer in between.
             loop {
+                self.tally.statements(t, Kind::Write, 1);
                 let deleted = self
                     .writer
                     .run(move |c| {
@@ -302,6 +347,10 @@ impl Store for SqliteStore {
             mean_wait_ms: r.mean_wait_ms.max(w.mean_wait_ms),
             max_wait_ms: r.max_wait_ms.max(w.max_wait_ms),
         })
+    }
+
+    fn work(&self) -> Option<StoreWork> {
+        Some(self.tally.work())
     }
 }
 
