@@ -33,7 +33,7 @@ rounds=${1:-3} secs=${2:-8}
 cd "$root"
 command -v wrk >/dev/null || { ${SUDO:-$( [ "$(id -u)" = 0 ] || echo sudo)} apt-get install -y -qq wrk >/dev/null; }
 
-cargo build --release -q -p gatehouse-server -p gatehouse-bench
+cargo build --release -q -p gatehouse-server -p gatehouse-bench -p gatehouse-demo-directory
 bin=${CARGO_TARGET_DIR:-$root/target}/release
 work=$(mktemp -d)
 port=${BENCH_PORT:-8390}
@@ -210,7 +210,8 @@ if $postgres; then
   done
   awk -v s="$(median "${sqlite[@]}")" -v p="$(median "${pg[@]}")" \
     'BEGIN { printf "sqlite_median_logins_per_s=%d postgres_median_logins_per_s=%d ratio=%.2f\n", s, p, (s > 0 ? p / s : 0) }'
-  echo "PostgreSQL server CPU over the run: $(ps -o cputime= -p "$pg_server"); postgres processes: $(ps -C postgres -o cputime= | paste -sd+)"
+  cpu_s() { ps -o times= "$@" | awk '{ s += $1 } END { print s + 0 }'; }
+  echo "cpu_seconds_over_the_run: gatehouse_on_postgres=$(cpu_s -p "$pg_server") postgres=$(cpu_s -C postgres)"
   kill $pg_server 2>/dev/null || true
 fi
 
@@ -222,6 +223,11 @@ for name in user-directory first-party-consent idp-router; do
   cp "plugins/$name/example.toml" "$work/plugins/$name.toml"
 done
 mem_issuer="http://127.0.0.1:$((port + 20))"
+# The user-directory plugin reads the demo directory (its manifest allows 127.0.0.1:8083); the
+# bench's subjects are not in it, so each claims call is a real request answered 404.
+$bin/gatehouse-demo-directory >"$work/directory.log" 2>&1 &
+directory=$!
+trap 'kill $server $receivers $directory ${pg_server:-} 2>/dev/null || true; $postgres && scripts/postgres.sh stop "$work/pg" >/dev/null 2>&1; rm -rf "$work"' EXIT
 sed -e "s|^issuer = .*|issuer = \"$mem_issuer\"|" -e "s|^data_dir = .*|data_dir = \"$work/mem-data\"|" \
   "$work/gatehouse.toml" >"$work/memory.toml"
 printf '[plugins]\ndir = "%s"\n' "$work/plugins" >>"$work/memory.toml"
@@ -244,6 +250,7 @@ awk 'NF { n++; v[n] = $1; if ($1 > max) max = $1 }
           max, f / k, l / k, (f > 0 ? (l - f) * 100 / f : 0), n }' "$work/rss.txt"
 sleep 2
 echo "after_load_rss_mb=$(rss_mb)"
+kill $directory 2>/dev/null || true
 
 if [ "${BENCH_HSM:-1}" != 0 ]; then
   echo "== HSM signing through SoftHSM: device raw rate vs the Pkcs11Signer (cargo bench -p gatehouse-signer --bench hsm) =="

@@ -47,7 +47,34 @@ pub async fn run_concurrent(store: Arc<dyn Store>) {
     }
     assert_eq!(winners, 1, "exactly one concurrent take wins");
     store.delete("codes", "race", NOW).await.unwrap();
+    racing_swaps(store.clone()).await;
     racing_updates_and_a_removal(store).await;
+}
+
+/// What redeeming a code or a refresh token does: concurrent swaps of one issued record. Each
+/// sees the record the swap before it left, so exactly one sees it as issued.
+async fn racing_swaps(store: Arc<dyn Store>) {
+    for round in 0..10 {
+        let key = format!("swap-{round}");
+        store.put("codes", row(&key, "issued", Some(5_000))).await.unwrap();
+        let mut tasks = Vec::new();
+        for n in 0..8 {
+            let (s, key) = (store.clone(), key.clone());
+            tasks.push(tokio::spawn(async move {
+                s.swap("codes", row(&key, &format!("used by {n}"), Some(5_000)), NOW).await.unwrap()
+            }));
+        }
+        let mut seen = Vec::new();
+        for t in tasks {
+            seen.push(t.await.unwrap().expect("a previous record").body);
+        }
+        assert_eq!(seen.iter().filter(|b| *b == "issued").count(), 1, "round {round}: {seen:?}");
+        let mut bodies: Vec<&String> = seen.iter().collect();
+        bodies.sort();
+        bodies.dedup();
+        assert_eq!(bodies.len(), 8, "round {round}: each swap saw a different record: {seen:?}");
+        store.delete("codes", &key, NOW).await.unwrap();
+    }
 }
 
 /// What the authorization-session API does under concurrent requests: several writers that

@@ -268,16 +268,33 @@ impl Store for PostgresStore {
 
     async fn swap(&self, collection: &str, row: Row, now: UnixTime) -> Result<Option<Row>, StoreError> {
         let t = table(collection)?;
-        let select = format!("SELECT body, expires_at, version FROM {t} WHERE key = $1 FOR UPDATE");
-        let upsert = self.fed(t, UPSERT.replace("{t}", t));
         let expires = row.expires_at.map(|e| e.0);
-        let previous = retrying!(self, t, Kind::Write, 2, |c| {
-            let tx = c.transaction().await?;
-            let previous = tx.query_opt(&select, &[&row.key]).await?;
-            tx.query(&upsert, &[&row.key, &row.body, &expires]).await?;
-            tx.commit().await?;
-            Ok(previous)
-        })?;
+        let previous = if FED_COLLECTIONS.contains(&t) {
+            // The feed's statement wraps the write in a WITH of its own, so the read goes first
+            // in a transaction.
+            let select = format!("SELECT body, expires_at, version FROM {t} WHERE key = $1 FOR UPDATE");
+            let upsert = self.fed(t, UPSERT.replace("{t}", t));
+            retrying!(self, t, Kind::Write, 2, |c| {
+                let tx = c.transaction().await?;
+                let previous = tx.query_opt(&select, &[&row.key]).await?;
+                tx.query(&upsert, &[&row.key, &row.body, &expires]).await?;
+                tx.commit().await?;
+                Ok(previous)
+            })?
+        } else {
+            // One statement, one round trip: the row is locked as it is read, so of concurrent
+            // swaps each sees the one before it.
+            let sql = format!(
+                "WITH old AS (SELECT body, expires_at, version FROM {t} WHERE key = $1 FOR UPDATE),
+                      w AS ({})
+                 SELECT old.body, old.expires_at, old.version FROM old LEFT JOIN w ON true",
+                UPSERT.replace("{t}", t)
+            );
+            retrying!(self, t, Kind::Write, 1, |c| {
+                let stmt = c.prepare_cached(&sql).await?;
+                c.query_opt(&stmt, &[&row.key, &row.body, &expires]).await
+            })?
+        };
         Ok(previous
             .map(|r| self::row(row.key.clone(), r.get(0), r.get(1), r.get(2)))
             .filter(|r| live(r.expires_at.map(|e| e.0), now)))
