@@ -246,9 +246,35 @@ async fn metrics_count_signatures_by_key_and_algorithm() {
     let pool = metrics.sessions.unwrap();
     assert_eq!(
         (pool.max_connections, pool.active_connections, pool.idle_connections, pool.waiting_for_connection),
-        (2, 0, 2, 0)
+        (3, 0, 3, 0),
+        "two session threads and the inline session"
     );
     assert!(pool.max_wait_ms >= pool.mean_wait_ms);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fast_device_signs_on_the_requesters_thread_and_a_slow_one_on_the_session_threads() {
+    let token = token("inline");
+    let now = now();
+    token.key("ec", KeyKind::P256, now.minus(days(1)), now.plus(days(30)));
+    // Any device time is "fast" below an hour: after the first signature (which measures the
+    // device on a session thread), every sequential request signs inline.
+    let fast = Pkcs11Config { inline_below: Duration::from_secs(3600), ..token.config.clone() };
+    let signer = Pkcs11Signer::open(fast, now).await.unwrap();
+    for _ in 0..10 {
+        signed(&signer, Alg::ES256, now).await.unwrap();
+    }
+    assert_eq!(signer.inline_signatures(), 9);
+    let ops: u64 = signer.metrics().unwrap().signing.iter().map(|s| s.operations).sum();
+    assert_eq!(ops, 10, "inline signatures are counted like the others");
+    drop(signer);
+    let off = Pkcs11Config { inline_below: Duration::ZERO, ..token.config.clone() };
+    let signer = Pkcs11Signer::open(off, now).await.unwrap();
+    for _ in 0..10 {
+        signed(&signer, Alg::ES256, now).await.unwrap();
+    }
+    assert_eq!(signer.inline_signatures(), 0);
+    assert_eq!(signer.metrics().unwrap().sessions.unwrap().max_connections, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,6 +18,7 @@ use crate::ring::Publication;
 /// pin_file = "/run/secrets/hsm-pin"     # or: pin_env = "GATEHOUSE_HSM_PIN"
 /// key_labels = ["idtoken-2026"]         # optional; default: every key with a certificate
 /// sessions = 4
+/// inline_below = "150us"
 /// rescan_interval = "1m"
 /// publish_ahead = "1d"
 /// retire_grace = "1d"
@@ -47,6 +48,13 @@ pub struct Pkcs11Config {
     /// HSM works on at once.
     #[serde(default = "default_sessions")]
     pub sessions: usize,
+    /// While the device signs an algorithm in less than this (a moving average of its own
+    /// time per signature), a request signs on its own thread in one more session, the inline
+    /// session, when that is free: no hand-off to a session thread and back. At most one
+    /// request at a time signs inline, so a device that hangs holds at most one of the
+    /// server's threads. Zero turns it off.
+    #[serde(default = "default_inline_below", with = "humantime_serde")]
+    pub inline_below: Duration,
     /// How often the token is searched for added, removed or renewed keys.
     #[serde(default = "default_rescan_interval", with = "humantime_serde")]
     pub rescan_interval: Duration,
@@ -61,6 +69,10 @@ pub struct Pkcs11Config {
 
 fn default_sessions() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
+}
+
+fn default_inline_below() -> Duration {
+    Duration::from_micros(150)
 }
 
 fn default_rescan_interval() -> Duration {
@@ -97,6 +109,7 @@ impl Pkcs11Config {
             key_labels: Vec::new(),
             key_ids: Vec::new(),
             sessions: default_sessions(),
+            inline_below: default_inline_below(),
             rescan_interval: default_rescan_interval(),
             publish_ahead: default_publish_ahead(),
             retire_grace: default_retire_grace(),

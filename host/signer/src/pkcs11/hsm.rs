@@ -18,6 +18,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 use cryptoki::context::Pkcs11;
 use cryptoki::error::Error as CkError;
@@ -63,6 +64,8 @@ struct Link {
     anchor: Mutex<Session>,
     /// One signing session per worker thread, opened on first use.
     sessions: Vec<Mutex<Option<Session>>>,
+    /// The session requests sign in on their own thread, opened on first use; one at a time.
+    inline: Mutex<Option<Session>>,
     /// Private-key handles by `kid`.
     handles: HashMap<String, ObjectHandle>,
 }
@@ -71,7 +74,8 @@ impl Link {
     /// Closes every session of the link. Only for a library that was not re-initialised
     /// since: otherwise the handles may name someone else's sessions.
     fn close(self) {
-        for session in self.sessions.into_iter().filter_map(Mutex::into_inner) {
+        let sessions = self.sessions.into_iter().chain([self.inline]);
+        for session in sessions.filter_map(Mutex::into_inner) {
             let _ = session.close();
         }
         let _ = self.anchor.into_inner().close();
@@ -150,15 +154,48 @@ impl Hsm {
         let handle = *link.handles.get(kid).ok_or_else(|| SignError::UnknownKey(kid.to_owned()))?;
         let slot =
             link.sessions.get(worker).ok_or_else(|| SignError::Device(format!("no session for worker {worker}")))?;
-        let mut slot = slot.lock();
-        let session = match &mut *slot {
+        self.sign_in(link, &mut slot.lock(), handle, alg, data)
+    }
+
+    /// Signs on the calling thread, in the link's inline session, when the device has lately
+    /// signed `alg` faster than `inline_below`, the inline session is free and no maintenance
+    /// holds the link; `None` when any of that is not so (the request then goes to the
+    /// session threads). It never waits for a lock.
+    pub fn try_sign_inline(&self, kid: &str, alg: Alg, data: &[u8]) -> Option<Result<Vec<u8>, SignError>> {
+        if !self.metrics.faster_than(alg, self.config.inline_below) {
+            return None;
+        }
+        let guard = self.link.try_read()?;
+        let link = guard.as_ref()?;
+        let mut slot = link.inline.try_lock()?;
+        let Some(&handle) = link.handles.get(kid) else { return Some(Err(SignError::UnknownKey(kid.to_owned()))) };
+        let started = Instant::now();
+        self.metrics.inline_started();
+        let result = self.sign_in(link, &mut slot, handle, alg, data);
+        self.metrics.finished(kid, alg, result.is_ok(), started.elapsed());
+        Some(result)
+    }
+
+    /// Signs in the session of `slot`, opening it first when needed.
+    fn sign_in(
+        &self,
+        link: &Link,
+        slot: &mut Option<Session>,
+        key: ObjectHandle,
+        alg: Alg,
+        data: &[u8],
+    ) -> Result<Vec<u8>, SignError> {
+        let session = match slot {
             Some(session) => session,
             None => match self.pkcs11.open_ro_session_no_drop(link.slot) {
                 Ok(session) => slot.insert(session),
                 Err(e) => return Err(self.failed(link.generation, e)),
             },
         };
-        token::sign(session, handle, alg, data).map_err(|e| self.failed(link.generation, e))
+        let started = Instant::now();
+        let signature = token::sign(session, key, alg, data).map_err(|e| self.failed(link.generation, e))?;
+        self.metrics.device_time(alg, started.elapsed());
+        Ok(signature)
     }
 
     /// Turns a failed call into the request's error, and reports faults to the supervisor.
@@ -274,6 +311,7 @@ impl Hsm {
             mechanisms,
             anchor: Mutex::new(anchor),
             sessions: (0..self.config.sessions).map(|_| Mutex::new(None)).collect(),
+            inline: Mutex::new(None),
             handles,
         };
         *self.link.write() = Some(link);

@@ -17,7 +17,6 @@ struct Counters {
 }
 
 /// Counters shared by the signing threads. Means and maxima cover the whole run.
-#[derive(Default)]
 pub(crate) struct Metrics {
     by_key: Mutex<BTreeMap<String, BTreeMap<Alg, Counters>>>,
     /// Sessions busy signing.
@@ -27,9 +26,59 @@ pub(crate) struct Metrics {
     waits: AtomicU64,
     wait_micros_total: AtomicU64,
     wait_micros_max: AtomicU64,
+    /// The device's own time per signature, by algorithm (in [`Alg::ALL`]'s order): a moving
+    /// average in nanoseconds, `u64::MAX` until the first signature.
+    device_nanos: [AtomicU64; 4],
+    /// Signatures made on the requester's thread.
+    inline: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            by_key: Mutex::default(),
+            busy: AtomicU64::default(),
+            waiting: AtomicU64::default(),
+            waits: AtomicU64::default(),
+            wait_micros_total: AtomicU64::default(),
+            wait_micros_max: AtomicU64::default(),
+            device_nanos: std::array::from_fn(|_| AtomicU64::new(u64::MAX)),
+            inline: AtomicU64::default(),
+        }
+    }
+}
+
+fn index(alg: Alg) -> usize {
+    Alg::ALL.iter().position(|a| *a == alg).unwrap_or(0)
 }
 
 impl Metrics {
+    /// Records the device's time for one signature: an average over about the last eight.
+    /// Two threads recording at once may lose one sample, which an average can afford.
+    pub fn device_time(&self, alg: Alg, took: Duration) {
+        let sample = took.as_nanos().min(u64::MAX as u128 / 2) as u64;
+        let cell = &self.device_nanos[index(alg)];
+        let old = cell.load(Ordering::Relaxed);
+        let new = if old == u64::MAX { sample } else { old - old / 8 + sample / 8 };
+        cell.store(new, Ordering::Relaxed);
+    }
+
+    /// Whether the device has lately signed `alg` in less than `limit`.
+    pub fn faster_than(&self, alg: Alg, limit: Duration) -> bool {
+        (self.device_nanos[index(alg)].load(Ordering::Relaxed) as u128) < limit.as_nanos()
+    }
+
+    /// A request signs on its own thread.
+    pub fn inline_started(&self) {
+        self.busy.fetch_add(1, Ordering::Relaxed);
+        self.inline.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Signatures made on the requester's thread so far.
+    pub fn inline(&self) -> u64 {
+        self.inline.load(Ordering::Relaxed)
+    }
+
     pub fn queued(&self) {
         self.waiting.fetch_add(1, Ordering::Relaxed);
     }
