@@ -42,8 +42,17 @@ pub enum Incident {
     MemoryLimit,
     /// The guest's answer broke the contract.
     Malformed(String),
-    /// The host could not run the call (instantiation failed, pool exhausted).
+    /// No instance slot came free for the call: load, not the plugin's failure.
+    Capacity,
+    /// The host could not run the call (instantiation failed).
     Host(String),
+}
+
+impl Incident {
+    /// Whether the plugin itself failed, rather than the host lacking capacity for it.
+    pub fn is_the_plugins(&self) -> bool {
+        !matches!(self, Incident::Capacity)
+    }
 }
 
 impl fmt::Display for Incident {
@@ -53,6 +62,7 @@ impl fmt::Display for Incident {
             Incident::Timeout => f.write_str("time limit exceeded"),
             Incident::MemoryLimit => f.write_str("memory limit exceeded"),
             Incident::Malformed(m) => write!(f, "malformed answer: {m}"),
+            Incident::Capacity => f.write_str("no free instance (capacity)"),
             Incident::Host(m) => write!(f, "host failure: {m}"),
         }
     }

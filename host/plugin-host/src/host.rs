@@ -20,7 +20,7 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 
 use crate::error::LoadError;
-use crate::manifest::{Kind, Manifest};
+use crate::manifest::{Kind, Manifest, OnFailure};
 use crate::metrics::{Metrics, PluginMetrics};
 use crate::plugin::Plugin;
 use crate::runtime::{Runtime, RuntimeSettings};
@@ -118,6 +118,11 @@ impl PluginHost {
         })
     }
 
+    /// How the engine's instance slots are used now.
+    pub fn instance_slots(&self) -> crate::SlotUsage {
+        self.shared.runtime.slots.usage()
+    }
+
     /// The active set now; a call keeps it (and its plugin versions) until it ends.
     pub(crate) fn active(&self) -> Arc<Active> {
         self.shared.active.load_full()
@@ -148,6 +153,7 @@ impl PluginHost {
         component: Vec<u8>,
         activate: bool,
     ) -> Result<VersionStatus, LoadError> {
+        manifest.check()?;
         {
             let catalog = self.shared.catalog.lock().await;
             if let Some(existing) = catalog.entries.get(&manifest.name).and_then(|e| e.versions.first())
@@ -177,6 +183,15 @@ impl PluginHost {
         let entry = catalog.entries.get_mut(&name).expect("just added");
         entry.last_error = None;
         tracing::info!(plugin = %name, %version, sha256 = %plugin.hash, "plugin version installed");
+        if plugin.manifest.on_failure == OnFailure::SkipUnsafe {
+            tracing::warn!(
+                plugin = %name,
+                %version,
+                "on_failure = \"skip-unsafe\": when this {} fails, requests go on as if it were not there, \
+                 even those it would deny",
+                plugin.kind()
+            );
+        }
         Ok(status(&plugin, entry.active.as_deref()))
     }
 

@@ -10,8 +10,12 @@
 //!   survives a call. The one exception is a plugin whose manifest sets `reuse_instances`, an
 //!   explicit opt-in for plugins that keep no state.
 //! - A call is bounded in time (epoch deadline plus a host-side timeout around host calls) and
-//!   memory; a trap, timeout, memory-limit hit or malformed answer is an [`Incident`] that the
-//!   client only ever sees as `server_error` (or the plugin's `on_failure = "skip"`).
+//!   memory (all of an instance's memories together); a trap, timeout, memory-limit hit or
+//!   malformed answer is an [`Incident`] that the client only ever sees as `server_error` (or
+//!   the plugin's `on_failure = "skip"`, `"skip-unsafe"` for kinds that can deny).
+//! - No free instance is never a skipped policy: a consent policy or login hook that finds no
+//!   slot fails its request with `temporarily_unavailable`; one plugin's load cannot take
+//!   another's reserved slots ([`slots`]).
 //! - A version that fails to compile, link or pass its load check never replaces a working one.
 //! - A plugin reaches only the outbound origins its manifest lists; nothing else (files,
 //!   environment, sockets) is granted.
@@ -30,6 +34,7 @@ mod plugin;
 mod pool;
 mod ports;
 mod runtime;
+mod slots;
 mod trial;
 mod watch;
 
@@ -39,5 +44,6 @@ pub use host::{LocalState, PluginHost, PluginStatus, VersionStatus};
 pub use manifest::{Kind, Limits, Manifest, OnFailure, Origin};
 pub use metrics::{Latency, PluginMetrics};
 pub use runtime::RuntimeSettings;
+pub use slots::SlotUsage;
 pub use trial::{Call, Calls, CheckReport, Trial};
 pub use watch::Watcher;

@@ -6,7 +6,7 @@
 //! version = "1.2.0"
 //! component = "user-directory.wasm"   # beside the manifest; NAME.wasm when absent
 //! allowed_outbound_hosts = ["https://directory.example.com"]
-//! on_failure = "error"            # or "skip": behave as if the plugin were not there
+//! on_failure = "error"            # see `OnFailure`: what a failure does, per kind
 //! order = 10                      # claims sources and hooks run lowest first
 //! reuse_instances = false         # true: one instance serves many calls (see `Manifest`)
 //!
@@ -14,6 +14,7 @@
 //! time_ms = 500
 //! memory_mib = 32
 //! prepared_instances = 2          # instances kept instantiated ahead of calls
+//! reserved_instances = 1          # instances no other plugin's load can take
 //!
 //! [config]                        # handed to the plugin as JSON
 //! url = "https://directory.example.com/users/{sub}"
@@ -62,15 +63,40 @@ impl std::fmt::Display for Kind {
 }
 
 /// What a request gets when the plugin fails (trap, timeout, memory limit, bad answer).
+///
+/// The contract, per kind: a failure fails the request with `server_error` unless the manifest
+/// says otherwise. A claims source may be skipped (`skip`): it adds claims and denies nothing.
+/// A consent policy or login hooks can deny, and skipping them on failure lets through what
+/// they would deny, so for them it takes `skip-unsafe`, and the host warns when it loads one.
+/// No free instance (capacity, not the plugin's failure) is never skipped for a kind that can
+/// deny: the request gets `temporarily_unavailable`.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum OnFailure {
     /// The request fails with `server_error`.
     #[default]
+    #[serde(rename = "error")]
     Error,
-    /// The request goes on as if the plugin were not loaded: no claims from it, consent asked
-    /// of the user, login continuing.
+    /// For a claims source: the request goes on without its claims.
+    #[serde(rename = "skip")]
     Skip,
+    /// For a consent policy or login hooks: the request goes on as if the plugin were not
+    /// loaded (consent asked of the user, login continuing), even when it would have denied.
+    #[serde(rename = "skip-unsafe")]
+    SkipUnsafe,
+}
+
+impl OnFailure {
+    /// Whether a failed call is passed over rather than failing the request.
+    pub fn skips(self) -> bool {
+        self != OnFailure::Error
+    }
+}
+
+impl Kind {
+    /// Whether a plugin of this kind can refuse a request, so that skipping it is unsafe.
+    pub fn can_deny(self) -> bool {
+        self != Kind::ClaimsSource
+    }
 }
 
 /// Per-call limits.
@@ -88,6 +114,10 @@ pub struct Limits {
     /// JavaScript, ~7 MB for Python); 0 instantiates on the call.
     #[serde(default = "Limits::default_prepared_instances")]
     pub prepared_instances: u32,
+    /// Instances of this plugin that can be alive at once whatever other plugins do: the
+    /// engine keeps that many of its slots for it. Prepared instances count against it first.
+    #[serde(default = "Limits::default_reserved_instances")]
+    pub reserved_instances: u32,
 }
 
 impl Limits {
@@ -103,6 +133,10 @@ impl Limits {
         2
     }
 
+    fn default_reserved_instances() -> u32 {
+        1
+    }
+
     /// The most instances a manifest may ask to keep prepared.
     pub const MAX_PREPARED_INSTANCES: u32 = 16;
 
@@ -116,6 +150,7 @@ impl Default for Limits {
             time_ms: Self::default_time_ms(),
             memory_mib: Self::default_memory_mib(),
             prepared_instances: Self::default_prepared_instances(),
+            reserved_instances: Self::default_reserved_instances(),
         }
     }
 }
@@ -168,7 +203,8 @@ impl Manifest {
         toml::to_string(self).expect("a manifest always serialises")
     }
 
-    fn check(&self) -> Result<(), LoadError> {
+    /// Checks what the type cannot say; [`Manifest::from_toml`] and every install run it.
+    pub(crate) fn check(&self) -> Result<(), LoadError> {
         let bad = |m: String| Err(LoadError::Manifest(m));
         if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return bad(format!("name {:?} must be non-empty and use only letters, digits, '-' and '_'", self.name));
@@ -192,6 +228,31 @@ impl Manifest {
                 self.limits.prepared_instances,
                 Limits::MAX_PREPARED_INSTANCES
             ));
+        }
+        if self.limits.reserved_instances > Limits::MAX_PREPARED_INSTANCES {
+            return bad(format!(
+                "limits.reserved_instances = {} must be at most {}",
+                self.limits.reserved_instances,
+                Limits::MAX_PREPARED_INSTANCES
+            ));
+        }
+        match (self.kind.can_deny(), self.on_failure) {
+            (true, OnFailure::Skip) => {
+                return bad(format!(
+                    "on_failure = \"skip\" is refused for a {}: it can deny, and skipping it when it fails lets \
+                     through what it would deny; write on_failure = \"skip-unsafe\" if that is what you want, \
+                     or \"error\"",
+                    self.kind
+                ));
+            }
+            (false, OnFailure::SkipUnsafe) => {
+                return bad(format!(
+                    "on_failure = \"skip-unsafe\" is for kinds that can deny; a {} denies nothing: write \
+                     on_failure = \"skip\"",
+                    self.kind
+                ));
+            }
+            _ => {}
         }
         for origin in &self.allowed_outbound_hosts {
             Origin::parse(origin)?;

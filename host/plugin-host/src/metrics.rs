@@ -19,6 +19,7 @@ pub(crate) struct Metrics {
     memory_limits: AtomicU64,
     malformed: AtomicU64,
     host_failures: AtomicU64,
+    no_free_instance: AtomicU64,
     total_us: AtomicU64,
     max_us: AtomicU64,
     buckets: [AtomicU64; BUCKETS],
@@ -48,6 +49,7 @@ impl Metrics {
             Outcome::Incident(Incident::MemoryLimit) => &self.memory_limits,
             Outcome::Incident(Incident::Malformed(_)) => &self.malformed,
             Outcome::Incident(Incident::Host(_)) => &self.host_failures,
+            Outcome::Incident(Incident::Capacity) => &self.no_free_instance,
         };
         counter.fetch_add(1, Relaxed);
     }
@@ -86,6 +88,7 @@ impl Metrics {
             memory_limits: self.memory_limits.load(Relaxed),
             malformed: self.malformed.load(Relaxed),
             host_failures: self.host_failures.load(Relaxed),
+            no_free_instance: self.no_free_instance.load(Relaxed),
             latency_us: Latency {
                 mean: self.total_us.load(Relaxed).checked_div(calls).unwrap_or(0),
                 p50: quantile(0.50),
@@ -110,6 +113,8 @@ pub struct PluginMetrics {
     pub memory_limits: u64,
     pub malformed: u64,
     pub host_failures: u64,
+    /// Calls that found no free instance slot in time (capacity, not the plugin's failure).
+    pub no_free_instance: u64,
     pub latency_us: Latency,
 }
 

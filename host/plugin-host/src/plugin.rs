@@ -14,6 +14,7 @@ use crate::manifest::{Kind, Manifest};
 use crate::metrics::{Metrics, Outcome};
 use crate::pool::{Lease, Pool};
 use crate::runtime::{MemoryLimitExceeded, Runtime};
+use crate::slots::NoFreeInstance;
 
 /// The most of an incident's description that is logged, in characters.
 const MAX_INCIDENT_CHARS: usize = 8192;
@@ -64,7 +65,7 @@ impl Plugin {
                 .map_err(|e| LoadError::Compile(format!("the compile task failed: {e}")))??
         };
         let mut plugin = Plugin {
-            pool: Pool::start(&manifest, prepared.pre, runtime),
+            pool: Pool::start(&manifest, prepared.pre, runtime).map_err(LoadError::Check)?,
             manifest,
             hash: prepared.hash,
             installed_at: SystemTime::now(),
@@ -179,8 +180,10 @@ impl Plugin {
         let limit = Duration::from_millis(self.manifest.limits.time_ms);
         // The epoch deadline stops guest code; this timeout stops waits in host calls (HTTP).
         // A call cut short drops its lease, and so its instance.
+        // A call that finds no free slot waits for one for half its time at most, and then
+        // fails as capacity, apart from the plugin's own failures.
         let result = tokio::time::timeout(limit, async {
-            let mut lease = self.pool.lease().await.map_err(|e| classify(e, false))?;
+            let mut lease = self.pool.lease(limit / 2).await.map_err(|e| classify(e, false))?;
             lease.arm(limit);
             let (lease, result) = f(lease).await;
             let value = result.map_err(|e| classify(e, true))?;
@@ -206,6 +209,9 @@ impl Plugin {
 fn classify(error: wasmtime::Error, in_call: bool) -> Incident {
     if error.root_cause().downcast_ref::<MemoryLimitExceeded>().is_some() {
         return Incident::MemoryLimit;
+    }
+    if error.root_cause().downcast_ref::<NoFreeInstance>().is_some() {
+        return Incident::Capacity;
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => Incident::Timeout,

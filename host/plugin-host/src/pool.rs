@@ -36,6 +36,7 @@ use wasmtime::component::{Instance, InstancePre};
 
 use crate::manifest::Manifest;
 use crate::runtime::{self, Grants, Runtime, State};
+use crate::slots::{NoFreeInstance, Reservation, Slot};
 
 /// An instance with its own store, ready for a call.
 pub(crate) struct Ready {
@@ -43,6 +44,9 @@ pub(crate) struct Ready {
     instance: Instance,
     /// Calls it has served (more than one only with `reuse_instances`).
     calls: u32,
+    /// The engine slot it occupies; declared last, so it is given back after the store is
+    /// dropped.
+    _slot: Slot,
 }
 
 /// The prepared instances of one plugin version.
@@ -62,6 +66,8 @@ pub(crate) struct Pool {
     serving: AtomicBool,
     /// Wakes the keeper when `serving` changes.
     wake: Arc<Notify>,
+    /// The version's reserved slots, kept while it is loaded.
+    _reservation: Reservation,
 }
 
 /// The most spent instances waiting for the keeper; past that, calls drop their own.
@@ -69,8 +75,15 @@ const MAX_BACKLOG: usize = 4;
 
 impl Pool {
     /// A pool for a plugin version, and its keeper (on the current Tokio runtime), which fills
-    /// it and stops when the pool is dropped.
-    pub(crate) fn start(manifest: &Manifest, pre: InstancePre<State>, runtime: Arc<Runtime>) -> Arc<Pool> {
+    /// it and stops when the pool is dropped. Refused when the version's reservation of slots
+    /// does not fit.
+    pub(crate) fn start(
+        manifest: &Manifest,
+        pre: InstancePre<State>,
+        runtime: Arc<Runtime>,
+    ) -> Result<Arc<Pool>, String> {
+        let grants = Grants::of(manifest);
+        let reservation = runtime.slots.reserve(&grants.plugin, manifest.limits.reserved_instances)?;
         let (spent, returned) = mpsc::unbounded_channel();
         let wake = Arc::new(Notify::new());
         let pool = Arc::new(Pool {
@@ -79,14 +92,15 @@ impl Pool {
             reuse: manifest.reuse_instances,
             pre,
             runtime,
-            grants: Grants::of(manifest),
+            grants,
             spent,
             backlog: AtomicUsize::new(0),
             serving: AtomicBool::new(true),
             wake: wake.clone(),
+            _reservation: reservation,
         });
         tokio::spawn(keep(Arc::downgrade(&pool), returned, wake));
-        pool
+        Ok(pool)
     }
 
     /// Starts or stops keeping instances ready. Parking drops the ready ones at once.
@@ -106,20 +120,22 @@ impl Pool {
         self.len()
     }
 
-    /// An instance for one call: a prepared one, or a new one when none is ready.
-    pub(crate) async fn lease(self: &Arc<Self>) -> wasmtime::Result<Lease> {
+    /// An instance for one call: a prepared one, or a new one when none is ready, waiting up
+    /// to `wait` for a free slot.
+    pub(crate) async fn lease(self: &Arc<Self>, wait: Duration) -> wasmtime::Result<Lease> {
         let ready = self.ready.lock().expect("pool lock").pop_front();
         let ready = match ready {
             Some(ready) => ready,
-            None => self.instantiate().await?,
+            None => self.instantiate(wait).await?,
         };
         Ok(Lease { ready: Some(ready), pool: self.clone() })
     }
 
-    async fn instantiate(&self) -> wasmtime::Result<Ready> {
+    async fn instantiate(&self, wait: Duration) -> wasmtime::Result<Ready> {
+        let slot = self.runtime.slots.take(&self.grants.plugin, wait).await?;
         let mut store = self.runtime.store(&self.grants);
         let instance = self.pre.instantiate_async(&mut store).await?;
-        Ok(Ready { store, instance, calls: 0 })
+        Ok(Ready { store, instance, calls: 0, _slot: slot })
     }
 
     fn len(&self) -> usize {
@@ -137,27 +153,37 @@ impl Pool {
 
 /// Fills the pool while its version serves, and drops spent instances, until the pool is gone.
 async fn keep(weak: Weak<Pool>, mut returned: mpsc::UnboundedReceiver<Ready>, wake: Arc<Notify>) {
+    // After a preparation fails (the slots may be in use for a moment), the keeper tries again
+    // only at this instant; calls instantiate for themselves meanwhile, and spent instances are
+    // still dropped.
+    let mut retry_at: Option<tokio::time::Instant> = None;
     loop {
         let Some(pool) = weak.upgrade() else { return };
         while let Ok(spent) = returned.try_recv() {
             drop(spent);
             pool.backlog.fetch_sub(1, Relaxed);
         }
-        if pool.serving.load(Relaxed) && pool.len() < pool.target {
-            match pool.instantiate().await {
+        if retry_at.is_none() && pool.serving.load(Relaxed) && pool.len() < pool.target {
+            match pool.instantiate(Duration::ZERO).await {
                 Ok(ready) if pool.serving.load(Relaxed) => pool.ready.lock().expect("pool lock").push_back(ready),
                 Ok(_parked_meanwhile) => {}
                 Err(e) => {
-                    // The slots may be exhausted for a moment; calls instantiate for
-                    // themselves meanwhile.
-                    tracing::warn!(plugin = &*pool.grants.plugin, error = %e, "a plugin instance could not be prepared");
-                    drop(pool);
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    if e.downcast_ref::<NoFreeInstance>().is_none() {
+                        tracing::warn!(plugin = &*pool.grants.plugin, error = %e, "a plugin instance could not be prepared");
+                    }
+                    retry_at = Some(tokio::time::Instant::now() + Duration::from_millis(100));
                 }
             }
             continue;
         }
         drop(pool);
+        let at = retry_at;
+        let retry = async move {
+            match at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             spent = returned.recv() => match spent {
                 Some(spent) => {
@@ -168,6 +194,7 @@ async fn keep(weak: Weak<Pool>, mut returned: mpsc::UnboundedReceiver<Ready>, wa
                 None => return,
             },
             () = wake.notified() => {}
+            () = retry => retry_at = None,
         }
     }
 }

@@ -19,7 +19,6 @@ use serde_json::Value;
 use crate::PluginHost;
 use crate::bindings::{claims, consent, gatehouse::policy::types, hooks};
 use crate::error::Incident;
-use crate::manifest::OnFailure;
 use crate::plugin::{Answer, Plugin};
 
 impl PluginHost {
@@ -41,7 +40,8 @@ enum Settled<T> {
 }
 
 /// Applies the plugin's failure semantics: its own errors go to the client; incidents become
-/// `server_error` (`error: None`) unless the plugin is configured to be skipped.
+/// `server_error` (`error: None`) unless the plugin is configured to be skipped (see
+/// [`OnFailure`](crate::OnFailure)).
 fn settle<T>(plugin: &Plugin, result: Result<Answer<T>, Incident>) -> Result<Settled<T>, PluginFailure> {
     match result {
         Ok(Ok(answer)) => Ok(Settled::Answer(answer)),
@@ -53,11 +53,18 @@ fn settle<T>(plugin: &Plugin, result: Result<Answer<T>, Incident>) -> Result<Set
     }
 }
 
-fn incident<T>(plugin: &Plugin, _incident: Incident) -> Result<Settled<T>, PluginFailure> {
-    match plugin.manifest.on_failure {
-        OnFailure::Skip => Ok(Settled::Skip),
-        OnFailure::Error => Err(PluginFailure { plugin: plugin.name().to_owned(), error: None }),
+/// What an incident does: the plugin's own failures are skipped if its manifest says so; no
+/// free instance is skipped only for a kind that cannot deny, and is otherwise
+/// `temporarily_unavailable`, so that load never switches a policy off.
+fn incident<T>(plugin: &Plugin, incident: Incident) -> Result<Settled<T>, PluginFailure> {
+    let skips = plugin.manifest.on_failure.skips() && (incident.is_the_plugins() || !plugin.kind().can_deny());
+    if skips {
+        return Ok(Settled::Skip);
     }
+    let error = (!incident.is_the_plugins()).then(|| {
+        OAuthError::new(ErrorCode::TemporarilyUnavailable, "a policy plugin is at capacity; try again shortly")
+    });
+    Err(PluginFailure { plugin: plugin.name().to_owned(), error })
 }
 
 /// Reads a plugin's value into the protocol's terms; its own errors pass through.

@@ -20,6 +20,7 @@ use crate::bindings::{self, Exports};
 use crate::error::LoadError;
 use crate::manifest::{Kind, Limits, Manifest, Origin};
 use crate::outbound::Outbound;
+use crate::slots::Slots;
 
 /// How often the epoch advances; per-call time limits are counted in these ticks.
 const TICK: Duration = Duration::from_millis(10);
@@ -47,6 +48,8 @@ pub(crate) struct Runtime {
     /// The engine's part of the cache key: artifacts only load into an identical engine.
     engine_key: String,
     stop_ticker: Arc<AtomicBool>,
+    /// The pooling allocator's instance slots, shared out between plugins.
+    pub(crate) slots: Arc<Slots>,
 }
 
 impl Runtime {
@@ -105,7 +108,14 @@ impl Runtime {
             })
             .map_err(|e| format!("the epoch ticker cannot start: {e}"))?;
 
-        Ok(Self { engine, linker, cache_dir: settings.cache_dir.clone(), engine_key, stop_ticker })
+        Ok(Self {
+            engine,
+            linker,
+            cache_dir: settings.cache_dir.clone(),
+            engine_key,
+            stop_ticker,
+            slots: Slots::new(slots),
+        })
     }
 
     /// Compiles (or finds in the cache), checks and pre-instantiates a plugin. Blocking: run it
@@ -209,8 +219,15 @@ impl Runtime {
     /// A store for one plugin instance, with the plugin's limits and grants and nothing else.
     /// Arm it with [`arm`] before each call.
     pub(crate) fn store(&self, grants: &Grants) -> Store<State> {
+        // One store holds one component instance: its core instances, memories and tables are
+        // bounded here (a Python component has 38 core instances, one memory and a few
+        // tables), and `Limiter` counts its memories' sizes together against the plugin's limit.
         let limits = wasmtime::StoreLimitsBuilder::new()
             .memory_size((grants.limits.memory_mib << 20) as usize)
+            .instances(MAX_CORE_INSTANCES)
+            .memories(MAX_MEMORIES)
+            .tables(MAX_TABLES)
+            .table_elements(MAX_TABLE_ELEMENTS)
             .trap_on_grow_failure(true)
             .build();
         let state = State {
@@ -218,7 +235,7 @@ impl Runtime {
             http: WasiHttpCtx::new(),
             outbound: Outbound::new(grants.plugin.clone(), grants.origins.clone()),
             table: ResourceTable::new(),
-            limiter: Limiter { limits },
+            limiter: Limiter { limits, budget: (grants.limits.memory_mib << 20) as usize, used: 0 },
             plugin: grants.plugin.clone(),
             config: grants.config.clone(),
             deadline: Instant::now(),
@@ -315,15 +332,33 @@ impl std::fmt::Display for MemoryLimitExceeded {
 
 impl std::error::Error for MemoryLimitExceeded {}
 
-/// `StoreLimits`, failing memory growth with [`MemoryLimitExceeded`].
+/// Core instances one plugin instance may have (a Python component has 38).
+const MAX_CORE_INSTANCES: usize = 48;
+/// Linear memories one plugin instance may have, together within its memory limit.
+const MAX_MEMORIES: usize = 2;
+/// Tables one plugin instance may have.
+const MAX_TABLES: usize = 4;
+/// Elements one table may grow to.
+const MAX_TABLE_ELEMENTS: usize = 1 << 16;
+
+/// `StoreLimits`, with the memory limit counted over all of the store's memories together,
+/// failing memory growth with [`MemoryLimitExceeded`].
 struct Limiter {
     limits: StoreLimits,
+    /// The plugin's memory limit, in bytes, for all its memories together.
+    budget: usize,
+    /// Bytes of all the store's memories.
+    used: usize,
 }
 
 impl ResourceLimiter for Limiter {
     fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let used = self.used - current.min(self.used) + desired;
         match self.limits.memory_growing(current, desired, maximum) {
-            Ok(true) => Ok(true),
+            Ok(true) if used <= self.budget => {
+                self.used = used;
+                Ok(true)
+            }
             _ => Err(wasmtime::Error::new(MemoryLimitExceeded)),
         }
     }
@@ -353,4 +388,22 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memory_limit_counts_every_memory_together() {
+        const MIB: usize = 1 << 20;
+        let limits = wasmtime::StoreLimitsBuilder::new().memory_size(8 * MIB).build();
+        let mut limiter = Limiter { limits, budget: 8 * MIB, used: 0 };
+        assert!(limiter.memory_growing(0, 5 * MIB, None).unwrap(), "a first memory of 5 MiB");
+        assert!(limiter.memory_growing(0, 2 * MIB, None).unwrap(), "a second of 2 MiB: 7 in all");
+        let refused = limiter.memory_growing(2 * MIB, 4 * MIB, None).unwrap_err();
+        assert!(refused.downcast_ref::<MemoryLimitExceeded>().is_some(), "the second to 4 MiB would make 9");
+        assert!(limiter.memory_growing(5 * MIB, 6 * MIB, None).unwrap(), "the first to 6 MiB makes 8");
+        assert_eq!(limiter.used, 8 * MIB);
+    }
 }

@@ -315,9 +315,9 @@ async fn an_endless_loop_times_out_and_the_host_carries_on() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_plugin_marked_skip_is_passed_over() {
+async fn a_failing_plugin_marked_skip_unsafe_is_passed_over() {
     let host = host();
-    let m = manifest("looper", "consent-policy", "1.0.0", "on_failure = \"skip\"\n[limits]\ntime_ms = 50\n");
+    let m = manifest("looper", "consent-policy", "1.0.0", "on_failure = \"skip-unsafe\"\n[limits]\ntime_ms = 50\n");
     host.install(m, component("testing-endless-loop"), true).await.unwrap();
     let verdict = host.policies().consent.unwrap().decide(&consent_query("rp", None, &["openid"])).await;
     assert!(matches!(verdict.unwrap(), ConsentVerdict::Ask(r) if r.is_empty()));
@@ -542,4 +542,121 @@ async fn python_instances_can_fill_the_instance_slots() {
         let claims = source.claims(&claims_query("alice", &["groups"])).await;
         assert!(claims.is_ok(), "every call gets an instance: {claims:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_kind_that_cannot_deny_may_be_skipped_in_plain_words() {
+    for kind in ["consent-policy", "login-hooks"] {
+        let text = format!("name = \"x\"\nkind = \"{kind}\"\nversion = \"1\"\non_failure = \"skip\"\n");
+        let refused = gatehouse_plugin_host::Manifest::from_toml(&text);
+        assert!(matches!(&refused, Err(LoadError::Manifest(m)) if m.contains("skip-unsafe")), "{refused:?}");
+        let unsafe_skip = text.replace("\"skip\"", "\"skip-unsafe\"");
+        assert!(gatehouse_plugin_host::Manifest::from_toml(&unsafe_skip).is_ok(), "{kind} may say skip-unsafe");
+    }
+    let claims = "name = \"x\"\nkind = \"claims-source\"\nversion = \"1\"\non_failure = \"skip\"\n";
+    assert!(gatehouse_plugin_host::Manifest::from_toml(claims).is_ok());
+    let refused = gatehouse_plugin_host::Manifest::from_toml(&claims.replace("\"skip\"", "\"skip-unsafe\""));
+    assert!(matches!(&refused, Err(LoadError::Manifest(m)) if m.contains("denies nothing")), "{refused:?}");
+
+    // A manifest built in code is checked at install too.
+    let host = host();
+    let mut m = manifest("looper", "consent-policy", "1.0.0", "");
+    m.on_failure = gatehouse_plugin_host::OnFailure::Skip;
+    let refused = host.install(m, component("testing-endless-loop"), true).await;
+    assert!(matches!(&refused, Err(LoadError::Manifest(m)) if m.contains("skip-unsafe")), "{refused:?}");
+}
+
+const ROUTES: &str = r#"
+[config.routes."partner.example"]
+url = "https://login.partner.example/authorize?login_hint={login_hint}&state={state}"
+acr = "urn:partner:sso"
+"#;
+
+/// A login that should have gone through the partner's IdP but did not: the router denies it.
+fn a_login_the_router_denies() -> gatehouse_protocol::plugins::HookQuery {
+    let parked = object(json!({"idp_router": {"domain": "partner.example", "status": "redirected"}}));
+    let mut query = hook_query(Some("alice@partner.example"), parked);
+    query.sub = Some("alice".into());
+    query.acr = Some("urn:password".into());
+    query
+}
+
+/// Starts `n` calls to the endless loop and waits until `in_use` slots are held.
+async fn flood(host: &PluginHost, n: usize, in_use: u32) -> Vec<tokio::task::JoinHandle<()>> {
+    let calls = (0..n)
+        .map(|_| {
+            let policy = host.policies().consent.unwrap();
+            tokio::spawn(async move {
+                let _ = policy.decide(&consent_query("rp", None, &["openid"])).await;
+            })
+        })
+        .collect();
+    let waited = Instant::now();
+    while host.instance_slots().in_use < in_use {
+        assert!(waited.elapsed() < Duration::from_secs(30), "the flood never held {in_use} slots");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    calls
+}
+
+const LOOPER: &str = "[limits]\ntime_ms = 3000\nprepared_instances = 0\nreserved_instances = 0\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_that_denies_still_denies_when_no_instance_is_free() {
+    let host = PluginHost::new(&RuntimeSettings { cache_dir: None, max_instances: 3 }).unwrap();
+    host.install(manifest("looper", "consent-policy", "1.0.0", LOOPER), component("testing-endless-loop"), true)
+        .await
+        .unwrap();
+    // Even a hook whose operator lets it be skipped when it fails is not skipped for want of an
+    // instance: the login stops with temporarily_unavailable instead of going on unchecked.
+    let router = format!(
+        "on_failure = \"skip-unsafe\"\n{ROUTES}[limits]\ntime_ms = 200\nprepared_instances = 0\nreserved_instances = 0\n"
+    );
+    host.install(manifest("idp-router", "login-hooks", "1.0.0", &router), component("idp-router"), true).await.unwrap();
+    let hooks = host.policies().hooks.unwrap();
+
+    let calls = flood(&host, 3, 3).await;
+    match hooks.run(HookStage::Authenticated, &a_login_the_router_denies()).await {
+        Err(PluginFailure { plugin, error: Some(e) }) => {
+            assert_eq!((plugin.as_str(), e.code), ("idp-router", ErrorCode::TemporarilyUnavailable));
+        }
+        other => panic!("expected temporarily_unavailable, got {other:?}"),
+    }
+    let router = host.metrics().into_iter().find(|m| m.name == "idp-router").unwrap();
+    assert_eq!((router.no_free_instance, router.host_failures, router.timeouts), (1, 0, 0));
+
+    for call in calls {
+        call.await.unwrap();
+    }
+    match hooks.run(HookStage::Authenticated, &a_login_the_router_denies()).await.unwrap().action {
+        HookAction::Deny(e) => assert_eq!(e.code, ErrorCode::AccessDenied),
+        other => panic!("expected a denial once slots are free, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_plugins_flood_cannot_take_anothers_reserved_instance() {
+    let host = PluginHost::new(&RuntimeSettings { cache_dir: None, max_instances: 3 }).unwrap();
+    host.install(manifest("looper", "consent-policy", "1.0.0", LOOPER), component("testing-endless-loop"), true)
+        .await
+        .unwrap();
+    // The router keeps the default reservation of one instance, and prepares none.
+    let router = format!("{ROUTES}[limits]\nprepared_instances = 0\n");
+    host.install(manifest("idp-router", "login-hooks", "1.0.0", &router), component("idp-router"), true).await.unwrap();
+    assert_eq!(host.instance_slots().reserved, 1);
+
+    // Four looping calls for the two shared slots: two run, two find no slot.
+    let calls = flood(&host, 4, 2).await;
+    let hooks = host.policies().hooks.unwrap();
+    for _ in 0..3 {
+        match hooks.run(HookStage::Authenticated, &a_login_the_router_denies()).await.unwrap().action {
+            HookAction::Deny(e) => assert_eq!(e.code, ErrorCode::AccessDenied),
+            other => panic!("expected the router's denial, got {other:?}"),
+        }
+    }
+    for call in calls {
+        call.await.unwrap();
+    }
+    let looper = host.metrics().into_iter().find(|m| m.name == "looper").unwrap();
+    assert_eq!((looper.timeouts, looper.no_free_instance), (2, 2));
 }

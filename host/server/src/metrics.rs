@@ -276,7 +276,8 @@ impl MetricSource for SignerMetricsSource {
     }
 }
 
-/// Per-plugin call metrics: calls, expected errors, incidents by kind, latency.
+/// Per-plugin call metrics: calls, expected errors, incidents by kind, latency; and the engine's
+/// instance slots.
 pub struct PluginCalls(pub gatehouse_plugin_host::PluginHost);
 
 impl MetricSource for PluginCalls {
@@ -290,6 +291,8 @@ impl MetricSource for PluginCalls {
                 ("plugins.timeouts", m.timeouts),
                 ("plugins.memory_limits", m.memory_limits),
                 ("plugins.malformed", m.malformed),
+                ("plugins.host_failures", m.host_failures),
+                ("plugins.no_free_instance", m.no_free_instance),
             ] {
                 out.push(name, labels(), Sample::Counter(value));
             }
@@ -302,6 +305,10 @@ impl MetricSource for PluginCalls {
                 max_ms: ms(m.latency_us.max),
             };
             out.push("plugins.latency", labels(), Sample::Timer(timer));
+        }
+        let slots = self.0.instance_slots();
+        for (state, value) in [("total", slots.total), ("reserved", slots.reserved), ("in_use", slots.in_use)] {
+            out.push("plugins.instance_slots", vec![("state", state.to_owned())], Sample::Gauge(f64::from(value)));
         }
     }
 }
