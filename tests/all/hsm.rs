@@ -97,7 +97,8 @@ async fn hsm_keys_sign_code_flows_in_every_algorithm() {
     assert_eq!(status, 200);
     let signed = &metrics["counters"][format!("signing.operations{{kid={},alg=ES256}}", ec.kid)]["count"];
     assert!(signed.as_u64().unwrap() >= 4, "{metrics}");
-    assert_eq!(metrics["gauges"]["signing.pool.max_sessions"]["value"], 2.0, "{metrics}");
+    // The configured two session threads, and the inline session (`inline_below`).
+    assert_eq!(metrics["gauges"]["signing.pool.max_sessions"]["value"], 3.0, "{metrics}");
     assert!(metrics["gauges"]["storage.pool.idle_connections"].is_object(), "beside the storage pool: {metrics}");
 }
 
