@@ -59,6 +59,12 @@ async fn invalid_metadata_is_refused_with_the_rfc_7591_code() {
             "invalid_client_metadata",
         ),
         (json!({"redirect_uris": ["https://x.example/cb"], "client_secret": "short"}), "invalid_client_metadata"),
+        (json!({"redirect_uris": ["https://x.example/cb"], "access_token_claims": ["sub"]}), "invalid_client_metadata"),
+        (json!({"redirect_uris": ["https://x.example/cb"], "access_token_claims": [""]}), "invalid_client_metadata"),
+        (
+            json!({"redirect_uris": ["https://x.example/cb"], "access_token_claims": (0..33).map(|i| format!("c{i}")).collect::<Vec<_>>()}),
+            "invalid_client_metadata",
+        ),
     ];
     for (metadata, code) in cases {
         let (status, problem) = server.admin(Method::POST, "/clients/v1", Some(metadata.clone())).await;

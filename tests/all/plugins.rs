@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use openidconnect::OAuth2TokenResponse;
 use openidconnect::reqwest::Method;
 use serde_json::{Value, json};
 
@@ -58,6 +59,55 @@ async fn id_token_and_userinfo_carry_claims_from_the_claims_source_plugin() {
     assert_eq!(status, 200);
     let calls = &metrics["counters"]["plugins.calls{plugin=directory,kind=claims-source}"]["count"];
     assert!(calls.as_u64().unwrap() >= 2, "{metrics}");
+}
+
+#[tokio::test]
+async fn access_tokens_carry_the_claims_the_client_registered_from_the_claims_source_plugin() {
+    let origin = user_directory().await;
+    let dir = plugin_dir(&[("directory", "user-directory", example_manifest("user-directory", &origin))]);
+    let server = TestServer::start_with(&plugins_config(dir.path())).await;
+    let department = "https://example.com/department";
+    // phone_number is registered but never granted: it must not appear.
+    let info = server.web_client(json!({"access_token_claims": ["email", department, "phone_number"]})).await;
+    let rp = Rp::new(&server, &info).await;
+
+    let claims = json!({"userinfo": {department: null}}).to_string();
+    let (prompt, pending) = log_in(&server, &rp, &["openid", "email"], &[("claims", claims.as_str())]).await;
+    let sid = prompt["sid"].as_str().unwrap();
+    let prompt = server.submit_consent(sid, json!({"scope": "*"})).await;
+    let login = rp.finish(&server, pending, prompt["uri"].as_str().unwrap()).await;
+    let access = login.tokens.access_token().secret().clone();
+
+    // RFC 9068 §4: a resource server's checks, by an independent JWT library.
+    let header = jsonwebtoken::decode_header(&access).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    let set: jsonwebtoken::jwk::JwkSet =
+        server.http.get(server.url("/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let jwk = set.find(header.kid.as_deref().unwrap()).expect("a published key");
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_issuer(&[&server.issuer]);
+    validation.set_audience(&[&server.issuer]);
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let token = jsonwebtoken::decode::<Value>(&access, &key, &validation).expect("the access token verifies").claims;
+    assert_eq!(token["email"], "alice@wonderland.example", "{token}");
+    assert_eq!(token[department], "Looking-Glass", "{token}");
+    assert!(token.get("phone_number").is_none() && token.get("email_verified").is_none(), "{token}");
+    assert_eq!(token["sub"], "alice");
+
+    // Introspection answers them as the token carries them.
+    let answer = crate::introspection::introspect(&server, &info, &access, None).await;
+    assert_eq!(answer["active"], true, "{answer}");
+    assert_eq!((&answer["email"], &answer[department]), (&json!("alice@wonderland.example"), &json!("Looking-Glass")));
+    assert!(answer.get("gid").is_none(), "the grant id stays inside: {answer}");
+
+    // A client that registered none gets none, and the plugin is not asked for its tokens.
+    let plain = server.web_client(json!({})).await;
+    let rp = Rp::new(&server, &plain).await;
+    let (prompt, pending) = log_in(&server, &rp, &["openid", "email"], &[]).await;
+    let prompt = server.submit_consent(prompt["sid"].as_str().unwrap(), json!({"scope": "*"})).await;
+    let login = rp.finish(&server, pending, prompt["uri"].as_str().unwrap()).await;
+    let token = jsonwebtoken::decode::<Value>(login.tokens.access_token().secret(), &key, &validation).unwrap().claims;
+    assert!(token.get("email").is_none(), "{token}");
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::error::OAuthError;
 use crate::jose;
-use crate::model::{CLIENTS, Client, GRANTS, Grant, REVOKED_ACCESS_TOKENS};
+use crate::model::{CLIENTS, Client, GRANTS, Grant, JsonObject, REVOKED_ACCESS_TOKENS};
 use crate::provider::Provider;
 
 /// The claims of an access token this provider signed.
@@ -34,6 +34,10 @@ pub(crate) struct AccessClaims {
     pub sid: Option<String>,
     #[serde(default)]
     pub gid: Option<String>,
+    /// Every other member: the identity claims the client registered (`access_token_claims`),
+    /// and the standard ones read nowhere else (`acr`, `amr`).
+    #[serde(flatten)]
+    pub other: JsonObject,
 }
 
 impl AccessClaims {

@@ -83,7 +83,7 @@ pub(crate) fn push_unique(list: &mut Vec<String>, item: &str) {
 }
 
 /// Claims that identify the token rather than describe the subject; sources cannot set them.
-const RESERVED: &[&str] = &[
+pub(crate) const RESERVED: &[&str] = &[
     "iss",
     "sub",
     "aud",

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use crate::authorize::Params;
 use crate::error::OAuthError;
 use crate::jose;
-use crate::model::{CLIENTS, Client, GRANTS, REFRESH_TOKENS, UseState};
+use crate::model::{CLIENTS, Client, GRANTS, JsonObject, REFRESH_TOKENS, UseState};
 use crate::provider::Provider;
 use crate::secret::TokenHash;
 use crate::signer::Alg;
@@ -62,6 +62,9 @@ struct Active {
     sid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     auth_time: Option<i64>,
+    /// An access token's identity claims (RFC 9068 §2.2.3.1), as the token carries them.
+    #[serde(flatten)]
+    claims: JsonObject,
 }
 
 /// Which kind of token to look for first (RFC 7662 §2.1 `token_type_hint`: a hint, never
@@ -155,6 +158,7 @@ impl Provider {
             jti: Some(c.jti),
             sid: c.sid,
             auth_time: c.auth_time,
+            claims: c.other.into_iter().filter(|(k, _)| !crate::claims::RESERVED.contains(&k.as_str())).collect(),
         }))
     }
 

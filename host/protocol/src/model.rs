@@ -166,6 +166,14 @@ pub struct ClientMetadata {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub backchannel_logout_session_required: bool,
 
+    // Gatehouse's extension: identity claims in JWT access tokens (RFC 9068 §2.2.3.1).
+    /// Claims to carry in this client's access tokens besides the standard ones, each only when
+    /// the user granted it to the client; their values come like UserInfo's (consent presets,
+    /// the front-end's session claims, then the claims-source plugins, asked for the
+    /// `access-token` purpose). Introspection returns them too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_token_claims: Vec<String>,
+
     /// Members Gatehouse does not interpret, kept and returned as given (RFC 7591 §2).
     #[serde(flatten)]
     pub extra: JsonObject,

@@ -7,6 +7,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::redirect_uris::{self, is_loopback_host};
+use crate::claims;
 use crate::encryption::Target;
 use crate::error::{ApiError, ErrorCode, OAuthError};
 use crate::jose::{JwsAlg, signing_keys};
@@ -21,6 +22,9 @@ const RESPONSE_ONLY: &[&str] = &[
     "registration_client_uri",
     "source",
 ];
+
+/// The most claims `access_token_claims` may name.
+const MAX_ACCESS_TOKEN_CLAIMS: usize = 32;
 
 /// The grant types Gatehouse implements.
 const GRANT_TYPES: &[&str] = &["authorization_code", "implicit", "client_credentials", "refresh_token"];
@@ -207,10 +211,22 @@ impl Provider {
         for uri in &m.request_uris {
             check_request_uri(uri)?;
         }
-        for (field, values) in [("contacts", &m.contacts), ("default_acr_values", &m.default_acr_values)] {
+        for (field, values) in [
+            ("contacts", &m.contacts),
+            ("default_acr_values", &m.default_acr_values),
+            ("access_token_claims", &m.access_token_claims),
+        ] {
             if values.iter().any(|v| v.trim().is_empty()) {
                 return Err(bad_metadata(format!("{field} must hold non-empty strings")));
             }
+        }
+        if m.access_token_claims.len() > MAX_ACCESS_TOKEN_CLAIMS {
+            return Err(bad_metadata(format!("access_token_claims may name at most {MAX_ACCESS_TOKEN_CLAIMS} claims")));
+        }
+        if let Some(c) = m.access_token_claims.iter().find(|c| claims::RESERVED.contains(&c.as_str()) || *c == "gid") {
+            return Err(bad_metadata(format!(
+                "access_token_claims cannot name {c:?}: the provider sets it in every access token"
+            )));
         }
         let supported = self.signer().supported_algorithms();
         for (field, alg) in [

@@ -49,6 +49,7 @@ pub(super) async fn grant(provider: &Provider, client: &Client, form: &Params) -
             amr: None,
             sid: None,
             gid: None,
+            claims: Default::default(),
         },
     )
     .await?;

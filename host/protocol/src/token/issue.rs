@@ -38,6 +38,9 @@ pub(crate) struct AccessTokenClaims<'a> {
     pub sid: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gid: Option<&'a str>,
+    /// The identity claims the client's `access_token_claims` names and the user granted.
+    #[serde(flatten)]
+    pub claims: JsonObject,
 }
 
 /// `aud` as one string, or an array when there are several.
@@ -114,6 +117,14 @@ pub(crate) async fn access_token(
     let aud = if grant.audience.is_empty() || resource.is_some() { &default_aud[..] } else { &grant.audience[..] };
     // OpenID Connect Core §8: the subject as this client sees it, public or pairwise.
     let sub = provider.subject_for(client, &grant.sub).await?;
+    // RFC 9068 §2.2.3.1: identity claims the client registered for its tokens, of those granted.
+    let names: Vec<String> =
+        client.metadata.access_token_claims.iter().filter(|c| grant.claims.contains(c)).cloned().collect();
+    let claims = if names.is_empty() {
+        JsonObject::new()
+    } else {
+        claims::release(provider, grant, ClaimsPurpose::AccessToken, &names).await.map_err(|f| f.into_oauth())?
+    };
     sign_access_token(
         provider,
         &AccessTokenClaims {
@@ -130,6 +141,7 @@ pub(crate) async fn access_token(
             amr: (!grant.amr.is_empty()).then_some(&grant.amr[..]),
             sid: grant.sid.as_deref(),
             gid: Some(&grant.id),
+            claims,
         },
     )
     .await
