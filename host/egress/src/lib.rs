@@ -1,5 +1,5 @@
 //! Egress policy: the addresses Gatehouse may connect to when a stranger names the URL (a
-//! client's `jwks_uri`, `sector_identifier_uri` or `request_uri`; later a plugin's outbound
+//! client's `jwks_uri`, `sector_identifier_uri` or `request_uri`; a plugin's outbound
 //! request).
 //!
 //! Only public unicast addresses are allowed by default. Loopback, private (RFC 1918, unique

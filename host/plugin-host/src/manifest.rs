@@ -6,6 +6,7 @@
 //! version = "1.2.0"
 //! component = "user-directory.wasm"   # beside the manifest; NAME.wasm when absent
 //! allowed_outbound_hosts = ["https://directory.example.com"]
+//! allow_private_addresses = false # true: the hosts may resolve to private addresses
 //! on_failure = "error"            # see `OnFailure`: what a failure does, per kind
 //! order = 10                      # claims sources and hooks run lowest first
 //! reuse_instances = false         # true: one instance serves many calls (see `Manifest`)
@@ -167,6 +168,11 @@ pub struct Manifest {
     /// Origins (`scheme://host[:port]`) the plugin may send HTTP requests to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_outbound_hosts: Vec<String>,
+    /// Let the allowed host names resolve to loopback, private, link-local or other non-public
+    /// addresses (a directory on the operator's own network). Off, only public addresses are
+    /// connected to, except where an origin is an IP literal, which is allowed as named.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_private_addresses: bool,
     #[serde(default)]
     pub on_failure: OnFailure,
     /// Position among plugins of the same kind, lowest first. Claims sources that supply the

@@ -233,7 +233,7 @@ impl Runtime {
         let state = State {
             wasi: WasiCtx::builder().build(),
             http: WasiHttpCtx::new(),
-            outbound: Outbound::new(grants.plugin.clone(), grants.origins.clone()),
+            outbound: Outbound::new(grants.plugin.clone(), grants.origins.clone(), grants.private_addresses),
             table: ResourceTable::new(),
             limiter: Limiter { limits, budget: (grants.limits.memory_mib << 20) as usize, used: 0 },
             plugin: grants.plugin.clone(),
@@ -280,6 +280,8 @@ pub(crate) struct Grants {
     pub plugin: Arc<str>,
     pub config: Arc<str>,
     pub origins: Arc<[Origin]>,
+    /// The manifest's `allow_private_addresses`.
+    pub private_addresses: bool,
     pub limits: Limits,
 }
 
@@ -289,6 +291,7 @@ impl Grants {
             plugin: manifest.name.as_str().into(),
             config: manifest.config_json().into(),
             origins: manifest.origins().into(),
+            private_addresses: manifest.allow_private_addresses,
             limits: manifest.limits,
         }
     }

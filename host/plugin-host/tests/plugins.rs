@@ -411,6 +411,33 @@ async fn a_request_to_a_host_not_allowed_is_denied_before_connecting() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allowed_name_that_resolves_to_a_private_address_is_refused_unless_the_manifest_opts_in() {
+    let directory = Directory::start().await;
+    // The same directory by name: `localhost` resolves to loopback.
+    let by_name = directory.origin.replace("127.0.0.1", "localhost");
+    let host = host();
+    let config = |private: bool| {
+        format!(
+            "allowed_outbound_hosts = [\"{by_name}\"]\nallow_private_addresses = {private}\n[config]\nurl = \"{by_name}/users/alice\"\n"
+        )
+    };
+    let fetcher = |version: &str, private: bool| manifest("fetcher", "claims-source", version, &config(private));
+    host.install(fetcher("1.0.0", false), component("testing-fetch-anything"), true).await.unwrap();
+    let source = host.policies().claims.unwrap();
+    let error = source.claims(&claims_query("alice", &["fetched"])).await.unwrap_err();
+    assert_eq!(
+        error.error.expect("the plugin's own error").code,
+        ErrorCode::TemporarilyUnavailable,
+        "the guest saw DestinationIpProhibited"
+    );
+    assert_eq!(directory.hits(), 0, "nothing connected to the private address");
+
+    host.install(fetcher("1.0.1", true), component("testing-fetch-anything"), true).await.unwrap();
+    assert_eq!(source.claims(&claims_query("alice", &["fetched"])).await.unwrap()["fetched"], 200);
+    assert_eq!(directory.hits(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_claims_sources_supplying_one_claim_need_an_order() {
     let directory = Directory::start().await;
     let host = host();
