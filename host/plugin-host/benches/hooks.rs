@@ -63,6 +63,8 @@ enum Mode {
     Unprepared,
     /// `reuse_instances = true`.
     Reused,
+    /// `instance_per_login = true` (login hooks): a login's stages share one instance.
+    PerLogin,
 }
 
 impl Mode {
@@ -71,6 +73,7 @@ impl Mode {
             Mode::Fresh => "",
             Mode::Unprepared => "[limits]\nprepared_instances = 0",
             Mode::Reused => "reuse_instances = true",
+            Mode::PerLogin => "instance_per_login = true",
         }
     }
 
@@ -79,6 +82,7 @@ impl Mode {
             Mode::Fresh => "fresh, prepared",
             Mode::Unprepared => "fresh, unprepared",
             Mode::Reused => "reused",
+            Mode::PerLogin => "one instance per login",
         }
     }
 }
@@ -88,7 +92,30 @@ fn with_extra(mut manifest: Manifest, extra: &str) -> Manifest {
         Manifest::from_toml(&format!("name = \"x\"\nkind = \"login-hooks\"\nversion = \"1\"\n{extra}")).unwrap();
     manifest.limits.prepared_instances = patch.limits.prepared_instances;
     manifest.reuse_instances = patch.reuse_instances;
+    manifest.instance_per_login = patch.instance_per_login;
     manifest
+}
+
+/// Logins of three hook stages each, paced: the first stage's calls, and the later ones'.
+async fn logins(policies: &Policies) -> (Vec<Duration>, Vec<Duration>) {
+    let hooks = policies.hooks.as_ref().unwrap();
+    let (mut first, mut later) = (Vec::new(), Vec::new());
+    for login in 0..(WARMUP + CALLS) / 3 {
+        let mut query = hook_query(Some("alice@partner.example"), Default::default());
+        query.session_id = format!("login-{login}");
+        query.sub = Some("alice".into());
+        for (i, stage) in
+            [HookStage::Started, HookStage::Authenticated, HookStage::BeforeResponse].into_iter().enumerate()
+        {
+            tokio::time::sleep(PACE).await;
+            let start = Instant::now();
+            hooks.run(stage, &query).await.expect("the hook answers");
+            if login * 3 >= WARMUP {
+                if i == 0 { &mut first } else { &mut later }.push(start.elapsed());
+            }
+        }
+    }
+    (first, later)
 }
 
 async fn call_once(policies: &Policies, kind: &str) {
@@ -173,12 +200,21 @@ async fn main() {
 
     println!("Plugin calls through the protocol's ports ({CALLS} calls after {WARMUP}; paced: {PACE:?} between calls)");
     for s in &subjects {
-        for mode in [Mode::Fresh, Mode::Unprepared, Mode::Reused] {
+        for mode in [Mode::Fresh, Mode::Unprepared, Mode::Reused, Mode::PerLogin] {
             let host = PluginHost::new(&settings).unwrap();
             let manifest = with_extra((s.manifest)("1"), mode.extra());
             let kind = manifest.kind.world();
+            if matches!(mode, Mode::PerLogin) && kind != "login-hooks" {
+                continue;
+            }
             host.install(manifest, s.component.clone(), true).await.unwrap();
             let policies = host.policies();
+            if matches!(mode, Mode::PerLogin) {
+                let (first, later) = logins(&policies).await;
+                report(&format!("{}  {}, first stage, paced", s.label, mode.label()), first);
+                report(&format!("{}  {}, later stages, paced", s.label, mode.label()), later);
+                continue;
+            }
             let paced = measure(Some(PACE), || call_once(&policies, kind)).await;
             report(&format!("{}  {}, paced", s.label, mode.label()), paced);
             if !matches!(mode, Mode::Unprepared) {

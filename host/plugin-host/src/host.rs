@@ -103,6 +103,13 @@ pub struct VersionStatus {
     pub supplied_claims: Vec<String>,
     /// Instances instantiated ahead of calls; zero for a version that does not serve.
     pub prepared_instances: usize,
+    /// Logins keeping an instance of this version now (`instance_per_login`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub login_instances: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl PluginHost {
@@ -410,6 +417,7 @@ fn status(plugin: &Plugin, active: Option<&str>) -> VersionStatus {
         active: active == Some(plugin.manifest.version.as_str()),
         supplied_claims: plugin.supplied_claims.clone(),
         prepared_instances: plugin.prepared_instances(),
+        login_instances: plugin.login_instances(),
     }
 }
 

@@ -7,8 +7,9 @@
 //!
 //! Invariants:
 //! - Each call gets a fresh instance, prepared ahead of the call by the plugin's pool; no state
-//!   survives a call. The one exception is a plugin whose manifest sets `reuse_instances`, an
-//!   explicit opt-in for plugins that keep no state.
+//!   survives a call. The exceptions are explicit opt-ins in the manifest: `reuse_instances`,
+//!   for plugins that keep no state, and `instance_per_login`, where a login hook's instance
+//!   serves one login's stages and never another login.
 //! - A call is bounded in time (epoch deadline plus a host-side timeout around host calls) and
 //!   memory (all of an instance's memories together); a trap, timeout, memory-limit hit or
 //!   malformed answer is an [`Incident`] that the client only ever sees as `server_error` (or

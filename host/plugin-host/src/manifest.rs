@@ -10,6 +10,7 @@
 //! on_failure = "error"            # see `OnFailure`: what a failure does, per kind
 //! order = 10                      # claims sources and hooks run lowest first
 //! reuse_instances = false         # true: one instance serves many calls (see `Manifest`)
+//! instance_per_login = false      # login hooks: one instance serves a login's stages
 //!
 //! [limits]
 //! time_ms = 500
@@ -187,6 +188,14 @@ pub struct Manifest {
     /// [`Manifest::MAX_CALLS_PER_INSTANCE`] calls.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reuse_instances: bool,
+    /// For login hooks: one instance serves all the stages of one login (an authorization
+    /// session), and no other login; what a stage leaves in memory is there for the login's
+    /// next stage. Costs one instantiation per login instead of one per call. The instance is
+    /// best-effort state: it may be replaced by a fresh one (after a failed call, when it was
+    /// idle for 10 minutes, when 64 logins keep one, or under load), so session `data` stays
+    /// the place for what must survive.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub instance_per_login: bool,
     #[serde(default)]
     pub limits: Limits,
     /// The plugin's own configuration.
@@ -241,6 +250,15 @@ impl Manifest {
                 self.limits.reserved_instances,
                 Limits::MAX_PREPARED_INSTANCES
             ));
+        }
+        if self.instance_per_login && self.kind != Kind::LoginHooks {
+            return bad(format!(
+                "instance_per_login is for login hooks; a {} is called outside any one login",
+                self.kind
+            ));
+        }
+        if self.instance_per_login && self.reuse_instances {
+            return bad("choose one of instance_per_login and reuse_instances".into());
         }
         match (self.kind.can_deny(), self.on_failure) {
             (true, OnFailure::Skip) => {

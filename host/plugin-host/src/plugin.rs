@@ -50,6 +50,11 @@ impl Plugin {
         self.pool.prepared()
     }
 
+    /// Logins keeping an instance now (`instance_per_login`).
+    pub(crate) fn login_instances(&self) -> usize {
+        self.pool.logins()
+    }
+
     /// Compiles (off the async threads), links and checks a plugin version. Nothing is
     /// activated here.
     pub(crate) async fn load(
@@ -78,7 +83,7 @@ impl Plugin {
         let supplied = match &plugin.exports {
             Exports::Claims(indices) => {
                 plugin
-                    .call_unrecorded(|mut lease| {
+                    .call_unrecorded(None, |mut lease| {
                         Box::pin(async move {
                             let instance = lease.instance();
                             let result = async {
@@ -90,7 +95,7 @@ impl Plugin {
                     })
                     .await
             }
-            _ => plugin.call_unrecorded(|lease| Box::pin(async { (lease, Ok(Vec::new())) })).await,
+            _ => plugin.call_unrecorded(None, |lease| Box::pin(async { (lease, Ok(Vec::new())) })).await,
         };
         plugin.supplied_claims = supplied.map_err(check)?;
         if let Some(bad) = plugin.supplied_claims.iter().find(|c| c.is_empty()) {
@@ -111,7 +116,7 @@ impl Plugin {
         let Exports::Claims(indices) = &self.exports else {
             return Err(Incident::Host("not a claims source".into()));
         };
-        self.call(|mut lease| {
+        self.call(None, |mut lease| {
             Box::pin(async move {
                 let instance = lease.instance();
                 let result =
@@ -126,7 +131,7 @@ impl Plugin {
         let Exports::Consent(indices) = &self.exports else {
             return Err(Incident::Host("not a consent policy".into()));
         };
-        self.call(|mut lease| {
+        self.call(None, |mut lease| {
             Box::pin(async move {
                 let instance = lease.instance();
                 let result =
@@ -141,7 +146,10 @@ impl Plugin {
         let Exports::Hooks(indices) = &self.exports else {
             return Err(Incident::Host("not login hooks".into()));
         };
-        self.call(|mut lease| {
+        // A login's stages share its instance when the manifest asks for it; its last stage
+        // lets it go.
+        let last = matches!(query.stage, hooks::Stage::BeforeResponse);
+        self.call(Some((&query.session_id, !last)), |mut lease| {
             Box::pin(async move {
                 let instance = lease.instance();
                 let result =
@@ -160,9 +168,13 @@ impl Plugin {
         incident
     }
 
-    async fn call<'q, T>(&'q self, f: impl FnOnce(Lease) -> CallFuture<'q, Answer<T>>) -> Result<Answer<T>, Incident> {
+    async fn call<'q, T>(
+        &'q self,
+        login: Option<(&str, bool)>,
+        f: impl FnOnce(Lease) -> CallFuture<'q, Answer<T>>,
+    ) -> Result<Answer<T>, Incident> {
         let start = Instant::now();
-        let result = self.call_unrecorded(f).await;
+        let result = self.call_unrecorded(login, f).await;
         let outcome = match &result {
             Ok(Ok(_)) => Outcome::Answered,
             Ok(Err(_)) => Outcome::PluginError,
@@ -176,14 +188,24 @@ impl Plugin {
     }
 
     /// Leases an instance and calls `f` on it, within the plugin's time and memory limits.
-    async fn call_unrecorded<'q, R>(&'q self, f: impl FnOnce(Lease) -> CallFuture<'q, R>) -> Result<R, Incident> {
+    /// `login` names the login the call is for, and whether its instance is kept for the
+    /// login's next call (with `instance_per_login`).
+    async fn call_unrecorded<'q, R>(
+        &'q self,
+        login: Option<(&str, bool)>,
+        f: impl FnOnce(Lease) -> CallFuture<'q, R>,
+    ) -> Result<R, Incident> {
         let limit = Duration::from_millis(self.manifest.limits.time_ms);
         // The epoch deadline stops guest code; this timeout stops waits in host calls (HTTP).
         // A call cut short drops its lease, and so its instance.
         // A call that finds no free slot waits for one for half its time at most, and then
         // fails as capacity, apart from the plugin's own failures.
         let result = tokio::time::timeout(limit, async {
-            let mut lease = self.pool.lease(limit / 2).await.map_err(|e| classify(e, false))?;
+            let lease = match login {
+                Some((login, keep)) => self.pool.lease_for_login(login, keep, limit / 2).await,
+                None => self.pool.lease(limit / 2).await,
+            };
+            let mut lease = lease.map_err(|e| classify(e, false))?;
             lease.arm(limit);
             let (lease, result) = f(lease).await;
             let value = result.map_err(|e| classify(e, true))?;

@@ -20,15 +20,21 @@
 //! for itself; when the keeper lags behind in dropping spent instances, calls drop their own,
 //! so spent instances never hold more than a few of the engine's slots.
 //!
+//! With `instance_per_login` (login hooks), an instance whose call succeeded is kept for the
+//! login (the authorization session) it served, and serves that login's next stage; never
+//! another login's. It is dropped after the login's last stage (`before-response`), after
+//! [`LOGIN_IDLE`] without a call, when the version stops serving, or, the oldest first, when
+//! [`MAX_LOGINS`] logins hold one or a call finds no free slot.
+//!
 //! Only a version that serves keeps instances ready. A version is prepared while it loads, so
 //! it serves its first calls from the pool; once it is installed but not active (replaced,
 //! rolled back from, deactivated) its pool is parked: the ready instances are dropped and
 //! their slots and memory return to the engine until the version is activated again.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc};
 use wasmtime::Store;
@@ -66,9 +72,18 @@ pub(crate) struct Pool {
     serving: AtomicBool,
     /// Wakes the keeper when `serving` changes.
     wake: Arc<Notify>,
+    /// With `instance_per_login`: the instance each login in progress keeps, and when it last
+    /// served.
+    logins: Mutex<HashMap<String, (Ready, Instant)>>,
+    per_login: bool,
     /// The version's reserved slots, kept while it is loaded.
     _reservation: Reservation,
 }
+
+/// The most logins that keep an instance at once, per plugin version.
+pub(crate) const MAX_LOGINS: usize = 64;
+/// How long a login's instance is kept without a call.
+pub(crate) const LOGIN_IDLE: Duration = Duration::from_secs(600);
 
 /// The most spent instances waiting for the keeper; past that, calls drop their own.
 const MAX_BACKLOG: usize = 4;
@@ -97,6 +112,8 @@ impl Pool {
             backlog: AtomicUsize::new(0),
             serving: AtomicBool::new(true),
             wake: wake.clone(),
+            logins: Mutex::new(HashMap::new()),
+            per_login: manifest.instance_per_login,
             _reservation: reservation,
         });
         tokio::spawn(keep(Arc::downgrade(&pool), returned, wake));
@@ -111,6 +128,8 @@ impl Pool {
         if !serving {
             let parked = std::mem::take(&mut *self.ready.lock().expect("pool lock"));
             drop(parked);
+            let logins = std::mem::take(&mut *self.logins.lock().expect("logins lock"));
+            drop(logins);
         }
         self.wake.notify_one();
     }
@@ -128,7 +147,69 @@ impl Pool {
             Some(ready) => ready,
             None => self.instantiate(wait).await?,
         };
-        Ok(Lease { ready: Some(ready), pool: self.clone() })
+        Ok(Lease { ready: Some(ready), pool: self.clone(), login: None })
+    }
+
+    /// An instance for one call of a login: the one the login kept, or one as [`Pool::lease`]
+    /// gives (freeing the oldest kept one first when no slot is free). With `keep`, a call that
+    /// succeeds leaves the instance kept for the login's next call.
+    pub(crate) async fn lease_for_login(
+        self: &Arc<Self>,
+        login: &str,
+        keep: bool,
+        wait: Duration,
+    ) -> wasmtime::Result<Lease> {
+        if !self.per_login {
+            return self.lease(wait).await;
+        }
+        let kept = self.logins.lock().expect("logins lock").remove(login);
+        let mut lease = match kept {
+            Some((ready, _)) => Lease { ready: Some(ready), pool: self.clone(), login: None },
+            None => match self.lease(Duration::ZERO).await {
+                Err(e) if e.root_cause().downcast_ref::<NoFreeInstance>().is_some() => {
+                    self.evict_oldest();
+                    self.lease(wait).await?
+                }
+                other => other?,
+            },
+        };
+        lease.login = keep.then(|| login.to_owned());
+        Ok(lease)
+    }
+
+    /// Keeps `ready` for `login`, dropping idle logins' instances, and the oldest when too
+    /// many logins keep one.
+    fn keep_for_login(&self, login: String, ready: Ready) {
+        let mut spent = Vec::new();
+        {
+            let mut logins = self.logins.lock().expect("logins lock");
+            let now = Instant::now();
+            let idle: Vec<String> =
+                logins.iter().filter(|(_, (_, at))| now - *at > LOGIN_IDLE).map(|(k, _)| k.clone()).collect();
+            spent.extend(idle.iter().filter_map(|k| logins.remove(k)));
+            if logins.len() >= MAX_LOGINS {
+                spent.extend(oldest(&logins).and_then(|k| logins.remove(&k)));
+            }
+            logins.insert(login, (ready, now));
+        }
+        for (ready, _) in spent {
+            self.discard(ready);
+        }
+    }
+
+    fn evict_oldest(&self) {
+        let evicted = {
+            let mut logins = self.logins.lock().expect("logins lock");
+            oldest(&logins).and_then(|k| logins.remove(&k))
+        };
+        if let Some((ready, _)) = evicted {
+            self.discard(ready);
+        }
+    }
+
+    /// Logins keeping an instance now.
+    pub(crate) fn logins(&self) -> usize {
+        self.logins.lock().expect("logins lock").len()
     }
 
     async fn instantiate(&self, wait: Duration) -> wasmtime::Result<Ready> {
@@ -199,11 +280,18 @@ async fn keep(weak: Weak<Pool>, mut returned: mpsc::UnboundedReceiver<Ready>, wa
     }
 }
 
+/// The login that has kept its instance longest.
+fn oldest(logins: &HashMap<String, (Ready, Instant)>) -> Option<String> {
+    logins.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| k.clone())
+}
+
 /// An instance lent to one call. Dropped, it goes to the keeper to be discarded; a call that
 /// succeeded gives it back with [`Lease::finish`].
 pub(crate) struct Lease {
     ready: Option<Ready>,
     pool: Arc<Pool>,
+    /// The login to keep the instance for when the call succeeds.
+    login: Option<String>,
 }
 
 impl Lease {
@@ -225,7 +313,12 @@ impl Lease {
     pub(crate) fn finish(mut self) {
         let Some(mut ready) = self.ready.take() else { return };
         ready.calls += 1;
-        if self.pool.reuse && ready.calls < Manifest::MAX_CALLS_PER_INSTANCE {
+        if let Some(login) = self.login.take()
+            && ready.calls < Manifest::MAX_CALLS_PER_INSTANCE
+            && self.pool.serving.load(Relaxed)
+        {
+            self.pool.keep_for_login(login, ready);
+        } else if self.pool.reuse && ready.calls < Manifest::MAX_CALLS_PER_INSTANCE {
             self.pool.ready.lock().expect("pool lock").push_front(ready);
         } else {
             self.pool.discard(ready);

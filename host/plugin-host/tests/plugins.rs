@@ -687,3 +687,50 @@ async fn one_plugins_flood_cannot_take_anothers_reserved_instance() {
     let looper = host.metrics().into_iter().find(|m| m.name == "looper").unwrap();
     assert_eq!((looper.timeouts, looper.no_free_instance), (2, 2));
 }
+
+/// Runs the hooks for one stage of login `sid` and returns what the remembering hook saw.
+async fn remembered(host: &PluginHost, stage: HookStage, sid: &str) -> serde_json::Value {
+    let mut query = hook_query(None, Default::default());
+    query.session_id = sid.into();
+    let outcome = host.policies().hooks.unwrap().run(stage, &query).await.expect("the hook answers");
+    outcome.data.expect("the hook writes data")["seen"].clone()
+}
+
+async fn login_instances(host: &PluginHost, version: &str) -> usize {
+    let status = host.list().await.into_iter().find(|p| p.name == "remember").expect("installed");
+    status.versions.iter().find(|v| v.version == version).expect("the version").login_instances
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_instance_per_login_each_login_keeps_its_own_instance_through_its_stages() {
+    let host = host();
+    // By default every call is fresh: the plugin remembers only the call itself.
+    host.install(manifest("remember", "login-hooks", "1.0.0", ""), component("testing-remember"), true).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(remembered(&host, HookStage::Started, "alice").await, json!(["alice"]));
+    }
+
+    let per_login = manifest("remember", "login-hooks", "2.0.0", "instance_per_login = true\n");
+    host.install(per_login, component("testing-remember"), true).await.unwrap();
+    // Two logins interleaved: each instance remembers its own login, and only that.
+    assert_eq!(remembered(&host, HookStage::Started, "alice").await, json!(["alice"]));
+    assert_eq!(remembered(&host, HookStage::Started, "bob").await, json!(["bob"]));
+    assert_eq!(remembered(&host, HookStage::Authenticated, "alice").await, json!(["alice", "alice"]));
+    assert_eq!(remembered(&host, HookStage::Authenticated, "bob").await, json!(["bob", "bob"]));
+    assert_eq!(login_instances(&host, "2.0.0").await, 2);
+
+    // The last stage lets the login's instance go; a login with the same id later starts fresh.
+    assert_eq!(remembered(&host, HookStage::BeforeResponse, "alice").await, json!(["alice", "alice", "alice"]));
+    assert_eq!(login_instances(&host, "2.0.0").await, 1);
+    assert_eq!(remembered(&host, HookStage::Started, "alice").await, json!(["alice"]));
+
+    // A version that stops serving drops what its logins kept.
+    host.activate("remember", "1.0.0").await.unwrap();
+    assert_eq!(login_instances(&host, "2.0.0").await, 0);
+
+    // Only login hooks run within one login, and reuse is another mode.
+    for (kind, extra) in [("consent-policy", ""), ("login-hooks", "reuse_instances = true\n")] {
+        let text = format!("name = \"x\"\nkind = \"{kind}\"\nversion = \"1\"\ninstance_per_login = true\n{extra}");
+        assert!(matches!(gatehouse_plugin_host::Manifest::from_toml(&text), Err(LoadError::Manifest(_))), "{text}");
+    }
+}
