@@ -154,6 +154,11 @@ fn subjects() -> Vec<Subject> {
             component: component("idp-router"),
         },
         Subject {
+            label: "Python  login hooks     (allowed-domains)",
+            manifest: |v| guest_manifest("python/allowed-domains", v),
+            component: guest_component("python/allowed-domains"),
+        },
+        Subject {
             label: "JS      login hooks     (step-up)",
             manifest: |v| guest_manifest("js/step-up", v),
             component: guest_component("js/step-up"),

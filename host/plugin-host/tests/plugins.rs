@@ -734,3 +734,27 @@ async fn with_an_instance_per_login_each_login_keeps_its_own_instance_through_it
         assert!(matches!(gatehouse_plugin_host::Manifest::from_toml(&text), Err(LoadError::Manifest(_))), "{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_login_hook_admits_only_the_listed_domains_in_each_instance_mode() {
+    let host = host();
+    for (version, extra) in [("1", false), ("2", true)] {
+        let mut m = guest_manifest("python/allowed-domains", version);
+        m.instance_per_login = extra;
+        host.install(m, guest_component("python/allowed-domains"), true).await.expect("the Python hook loads");
+        let hooks = host.policies().hooks.unwrap();
+        let mut query = hook_query(Some("mallory@elsewhere.example"), Default::default());
+        query.session_id = format!("refused-{version}");
+        match hooks.run(HookStage::Started, &query).await.unwrap().action {
+            HookAction::Deny(e) => assert_eq!(e.code, ErrorCode::AccessDenied),
+            other => panic!("expected a denial, got {other:?}"),
+        }
+        let mut query = hook_query(Some("alice@wonderland.example"), Default::default());
+        query.session_id = format!("admitted-{version}");
+        assert_eq!(hooks.run(HookStage::Started, &query).await.unwrap().action, HookAction::Continue);
+        query.sub = Some("alice@wonderland.example".into());
+        let outcome = hooks.run(HookStage::Authenticated, &query).await.unwrap();
+        assert_eq!(outcome.action, HookAction::Continue);
+        assert_eq!(outcome.data.unwrap()["allowed_domain"], "wonderland.example");
+    }
+}
